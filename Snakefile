@@ -1,0 +1,22 @@
+# rlvr-boundary: prepare -> sample (GPU) -> verify (CPU) -> counts -> pass@k -> figures.
+# `snakemake figures/fig2.pdf` rebuilds one figure; see README.md for the reviewer's path.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/prepare.smk"
+include: "workflow/rules/sample.smk"
+include: "workflow/rules/verify.smk"
+include: "workflow/rules/passk.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        expand("figures/{figure}.pdf", figure=config["figures"]),

@@ -1,0 +1,171 @@
+"""Benchmarks: turn a source (local jsonl or a pinned Hugging Face dataset) into one table.
+
+The prepared table ``data/benchmarks/{benchmark}.parquet`` has one row per problem:
+``problem_id`` (str), ``index`` (0-based source order, as the paper's Table 4 counts),
+``question`` (str), ``gold`` (str, already extracted as the authors' loader did) and
+``metadata`` (JSON of every other source field). Gold extraction follows the paper's repo
+(PAPER.md section 3): MATH500 and Minerva take the last ``\\boxed{}`` of the solution, GSM8K
+the text after ``####``, OlympiadBench ``final_answer[0]`` without ``$``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from rlvr_boundary import tables
+from rlvr_boundary.latex import last_boxed
+
+TABLE_SCHEMA: dict[str, type[pl.DataType]] = {
+    "problem_id": pl.String,
+    "index": pl.Int64,
+    "question": pl.String,
+    "gold": pl.String,
+    "metadata": pl.String,
+}
+
+
+class BenchmarkError(ValueError):
+    """A source row that cannot become a problem; the message names file, row and field."""
+
+
+def _as_text(value: Any) -> str:
+    """Scalar to text the way a grader should see it: 27.0 -> "27", "073" stays "073"."""
+    if isinstance(value, bool):
+        raise TypeError("boolean")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float, str)):
+        return str(value).strip()
+    raise TypeError(type(value).__name__)
+
+
+def extract_gold(value: Any, method: str) -> str:
+    """Gold answer from a source field, by the paper's loader rule ``method``."""
+    if method == "last_boxed":
+        boxed = last_boxed(str(value))
+        if boxed is None:
+            raise ValueError("no \\boxed{} in the field")
+        return boxed.strip()
+    if method == "after_hashes":
+        text = str(value)
+        if "####" not in text:
+            raise ValueError("no '####' in the field")
+        return text.split("####")[-1].strip().replace(",", "")
+    if method == "first_item":
+        if not isinstance(value, list) or not value:
+            raise ValueError("expected a non-empty list")
+        return _as_text(value[0]).strip("$").strip()
+    if method == "none":
+        return _as_text(value)
+    raise ValueError(f"unknown gold extraction {method!r}")
+
+
+def build_table(rows: Iterable[dict[str, Any]], spec: dict[str, Any], origin: str) -> pl.DataFrame:
+    """Map source rows to the prepared table; ``origin`` names the source in errors."""
+    fields, gold = spec["fields"], spec["gold"]
+    records = []
+    for index, row in enumerate(rows):
+        where = f"{origin}: row {index}"
+        for key in [fields["question"], gold["field"], *([fields["id"]] if "id" in fields else [])]:
+            if row.get(key) is None:
+                raise BenchmarkError(f"{where}: field {key!r} is missing or null")
+        question = str(row[fields["question"]])
+        context = row.get(fields["context"]) if "context" in fields else None
+        if context:
+            question = f"{context}\n{question}"
+        try:
+            answer = extract_gold(row[gold["field"]], gold["extract"])
+        except (TypeError, ValueError) as exc:
+            raise BenchmarkError(f"{where}: field {gold['field']!r}: {exc}") from exc
+        if not answer:
+            raise BenchmarkError(f"{where}: field {gold['field']!r}: empty gold answer")
+        used = {fields["question"], gold["field"], fields.get("id"), fields.get("context")}
+        records.append({
+            "problem_id": str(row[fields["id"]]) if "id" in fields else str(index),
+            "index": index,
+            "question": question,
+            "gold": answer,
+            "metadata": json.dumps({k: v for k, v in row.items() if k not in used}, default=str),
+        })
+    if not records:
+        raise BenchmarkError(f"{origin}: no rows")
+    frame = pl.DataFrame(records, schema=TABLE_SCHEMA)
+    duplicated = frame.filter(pl.col("problem_id").is_duplicated())["problem_id"].unique().to_list()
+    if duplicated:
+        raise BenchmarkError(f"{origin}: field {fields.get('id')!r}: duplicate problem ids {duplicated[:5]}")
+    return frame
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BenchmarkError(f"{path}: line {number}: invalid JSON ({exc.msg})") from exc
+            if not isinstance(row, dict):
+                raise BenchmarkError(f"{path}: line {number}: expected a JSON object")
+            rows.append(row)
+    return rows
+
+
+def _load_local(spec: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    path = Path(spec["local"]["path"])
+    if not path.is_file():
+        raise BenchmarkError(
+            f"{path}: benchmark file not found (set data_source: hf to load from the hub)"
+        )
+    digest = tables.sha256_file(path)
+    expected = spec["local"].get("sha256")
+    if expected and digest != expected:
+        raise BenchmarkError(f"{path}: sha256 {digest} differs from the configured {expected}")
+    return read_jsonl(path), {"kind": "local", "path": str(path), "sha256": digest}
+
+
+def _resolve_hub_commit(dataset_id: str, revision: str) -> str:
+    """The commit a branch or tag points to now, so the load below is pinned exactly."""
+    from huggingface_hub import HfApi
+
+    return HfApi().dataset_info(dataset_id, revision=revision).sha
+
+
+def _load_hub(spec: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    import datasets
+
+    hub = spec["hf"]
+    local_repo = Path(hub["id"]).is_dir()  # a dataset repository checked out on disk
+    commit = None if local_repo else _resolve_hub_commit(hub["id"], hub["revision"])
+    dataset = datasets.load_dataset(
+        hub["id"], hub.get("config"), split=hub["split"], revision=commit or hub["revision"]
+    )
+    record = {
+        "kind": "hf", "id": hub["id"], "config": hub.get("config"), "split": hub["split"],
+        "revision": hub["revision"], "commit": commit, "fingerprint": dataset._fingerprint,
+    }
+    return list(dataset), record
+
+
+def prepare(name: str, spec: dict[str, Any], data_source: str) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The prepared table of benchmark ``name`` and a record of where it came from."""
+    if data_source not in spec:
+        raise BenchmarkError(f"benchmarks.{name}: no {data_source!r} source configured")
+    rows, source = _load_local(spec) if data_source == "local" else _load_hub(spec)
+    origin = source.get("path") or source["id"]
+    frame = build_table(rows, spec, origin)
+    return frame, {"benchmark": name, "source": source, "fields": spec["fields"], "gold": spec["gold"]}
+
+
+def load(name: str, path: str | Path) -> pl.DataFrame:
+    """Read a prepared benchmark table, checking its columns (the one public loader)."""
+    frame = tables.read_parquet(path, TABLE_SCHEMA)
+    if frame.height == 0:
+        raise BenchmarkError(f"{path}: benchmark {name!r} has no problems")
+    return frame

@@ -1,0 +1,165 @@
+"""Command line: one subcommand per pipeline stage (the Snakemake rules' thin shell calls).
+
+Rules pass the exact config fragment a job depends on as JSON (``--spec``), so Snakemake's
+params-based rerun trigger re-runs a job precisely when its fragment changes, and a job can
+be rerun by hand outside Snakemake with the same command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rlvr_boundary.config import ConfigError, Shard
+
+
+def _spec(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"--spec is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("--spec must be a JSON object")
+    return value
+
+
+def _cmd_prepare(args: argparse.Namespace) -> None:
+    from rlvr_boundary import stages
+
+    spec = args.spec
+    stages.prepare(spec["name"], spec["benchmark"], spec["data_source"], args.output)
+
+
+def _cmd_sample(args: argparse.Namespace) -> None:
+    from rlvr_boundary import stages
+    from rlvr_boundary.sampling import ShardJob
+
+    spec = args.spec
+    job = ShardJob(model_name=spec["model_name"], model=spec["model"], benchmark=spec["benchmark"],
+                   shard=Shard(**spec["shard"]), sampling=spec["sampling"])
+    stages.sample(job, args.benchmark_table, args.output, args.threads)
+
+
+def _cmd_verify(args: argparse.Namespace) -> None:
+    from rlvr_boundary import stages
+
+    spec = args.spec
+    stages.verify(args.samples, args.benchmark_table, args.output, benchmark=spec["benchmark"],
+                  grader=spec["grader"], timeout_s=spec["timeout_s"], workers=args.workers)
+
+
+def _cmd_count(args: argparse.Namespace) -> None:
+    from rlvr_boundary import stages
+
+    stages.count(args.verdicts, args.benchmark_table, args.output,
+                 benchmark=args.spec["benchmark"], n_expected=args.spec["n"])
+
+
+def _cmd_passk(args: argparse.Namespace) -> None:
+    from rlvr_boundary import stages
+
+    stages.passk(args.counts, args.output)
+
+
+def _cmd_figure(args: argparse.Namespace) -> None:
+    from rlvr_boundary import figures
+    from rlvr_boundary.config import Panel
+
+    spec = args.spec
+    pairs = [tuple(pair) for pair in spec["pairs"]]
+    if len(pairs) != len(args.passk):
+        raise ValueError(f"figure: {len(pairs)} (model, benchmark) pairs but {len(args.passk)} --passk files")
+    panels = [Panel(p["row"], p["col"], p["benchmark"], p["title"], tuple(p["models"])) for p in spec["panels"]]
+    points = figures.figure_table(panels, dict(zip(pairs, args.passk)), spec["models"])
+    figures.draw(points, spec["title"], args.output, note=spec.get("note"))
+
+
+def _cmd_demo_benchmark(args: argparse.Namespace) -> None:
+    from rlvr_boundary import demo
+
+    demo.write_benchmark(Path(args.output), n_problems=args.problems, seed=args.seed, kind=args.kind)
+
+
+def _cmd_demo_model(args: argparse.Namespace) -> None:
+    from rlvr_boundary import demo
+
+    stats = demo.train_model(
+        Path(args.output), steps=args.steps, seed=args.seed, method=args.method,
+        init_from=Path(args.init_from) if args.init_from else None,
+        exclude=[Path(p) for p in args.exclude], threads=args.threads,
+    )
+    print(json.dumps(stats, indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rlvr_boundary", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("prepare", help="write data/benchmarks/{benchmark}.parquet")
+    p.add_argument("--spec", type=_spec, required=True, help="{name, benchmark, data_source}")
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=_cmd_prepare)
+
+    p = sub.add_parser("sample", help="sample one seed shard with vLLM")
+    p.add_argument("--spec", type=_spec, required=True, help="{model_name, model, benchmark, shard, sampling}")
+    p.add_argument("--benchmark-table", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("verify", help="judge one shard of samples")
+    p.add_argument("--spec", type=_spec, required=True, help="{benchmark, grader, timeout_s}")
+    p.add_argument("--samples", required=True)
+    p.add_argument("--benchmark-table", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("count", help="per-problem (n, c) from all verdict shards")
+    p.add_argument("--spec", type=_spec, required=True, help="{benchmark, n}")
+    p.add_argument("--verdicts", nargs="+", required=True)
+    p.add_argument("--benchmark-table", required=True)
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=_cmd_count)
+
+    p = sub.add_parser("passk", help="pass@k for k = 1..n")
+    p.add_argument("--counts", required=True)
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=_cmd_passk)
+
+    p = sub.add_parser("figure", help="draw one figure grid (PDF + CSV beside it)")
+    p.add_argument("--spec", type=_spec, required=True, help="{title, panels, pairs, models, note}")
+    p.add_argument("--passk", nargs="+", required=True, help="pass@k tables, in the order of spec.pairs")
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=_cmd_figure)
+
+    p = sub.add_parser("demo-benchmark", help="write the synthetic arithmetic benchmark (jsonl)")
+    p.add_argument("--kind", required=True)
+    p.add_argument("--problems", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=_cmd_demo_benchmark)
+
+    p = sub.add_parser("demo-model", help="train a tiny demo model offline")
+    p.add_argument("--method", default="sft")
+    p.add_argument("--steps", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init-from", default=None)
+    p.add_argument("--exclude", nargs="*", default=[])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=_cmd_demo_model)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ConfigError, ValueError, FileNotFoundError) as exc:
+        print(f"rlvr_boundary {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,104 @@
+"""Sampling backend: the vLLM offline engine, wrapped to generate exactly what we ask.
+
+Reproducibility rests on per-request seeds: vLLM reproduces a request's tokens from its own
+``SamplingParams(seed=...)`` regardless of batch contents, order or process, whereas the
+engine-level seed does not survive multiprocess mode (``../shared/recipes/vllm-cpu.md``).
+So every sample is its own request with its own seed, and the engine seed is irrelevant.
+Compiled and eager execution sample differently, so ``enforce_eager`` is part of the
+recorded sampling parameters.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rlvr_boundary.prompts import StopRule
+
+
+@dataclass(frozen=True)
+class Request:
+    """One sample to draw: a tokenized prompt, its seed and its token budget."""
+
+    prompt_token_ids: list[int]
+    seed: int
+    max_tokens: int
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    n_tokens: int
+    finish_reason: str
+    cumulative_logprob: float | None
+
+
+def configure_cpu_runtime(threads: int) -> None:
+    """Environment vLLM needs on a CPU-only host; must run before vLLM is imported.
+
+    Without a KV-cache size vLLM asks for 92% of a NUMA node and fails on small hosts; the
+    in-process engine starts in seconds instead of tens of seconds. Explicit settings win.
+    """
+    allowed = sorted(os.sched_getaffinity(0))[: max(1, threads)]
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", ",".join(map(str, allowed)))
+
+
+class VllmEngine:
+    """A loaded vLLM model; ``generate`` keeps request order and per-request seeds."""
+
+    def __init__(self, model: str, *, revision: str | None, tensor_parallel_size: int,
+                 dtype: str, max_model_len: int | None, enforce_eager: bool,
+                 gpu_memory_utilization: float) -> None:
+        from vllm import LLM
+
+        self._llm = LLM(
+            model=model,
+            revision=revision,
+            tokenizer_revision=revision,
+            tensor_parallel_size=tensor_parallel_size,
+            dtype=dtype,
+            max_model_len=max_model_len,
+            enforce_eager=enforce_eager,
+            gpu_memory_utilization=gpu_memory_utilization,
+        )
+        self.tokenizer = self._llm.get_tokenizer()
+        self.max_model_len: int = self._llm.llm_engine.model_config.max_model_len
+
+    def tokenize(self, prompt: str) -> list[int]:
+        """Token ids exactly as vLLM would make them from the raw string (special tokens on)."""
+        return list(self.tokenizer(prompt)["input_ids"])
+
+    def generate(self, requests: Sequence[Request], *, temperature: float, top_p: float,
+                 stop: StopRule) -> list[Completion]:
+        from vllm import SamplingParams
+
+        params = [
+            SamplingParams(
+                n=1, temperature=temperature, top_p=top_p, seed=req.seed,
+                max_tokens=req.max_tokens, stop=list(stop.strings),
+                stop_token_ids=list(stop.token_ids), logprobs=0, flat_logprobs=True,
+            )
+            for req in requests
+        ]
+        prompts: list[Any] = [{"prompt_token_ids": req.prompt_token_ids} for req in requests]
+        outputs = self._llm.generate(prompts, params, use_tqdm=False)
+        completions = []
+        for output in outputs:
+            sample = output.outputs[0]
+            completions.append(Completion(
+                text=sample.text,
+                n_tokens=len(sample.token_ids),
+                finish_reason=str(sample.finish_reason),
+                cumulative_logprob=sample.cumulative_logprob,
+            ))
+        return completions
+
+    def close(self) -> None:
+        """Shut the engine core down explicitly (avoids an intermittent abort at exit)."""
+        engine_core = getattr(self._llm.llm_engine, "engine_core", None)
+        if engine_core is not None:
+            engine_core.shutdown()

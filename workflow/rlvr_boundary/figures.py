@@ -1,0 +1,77 @@
+"""Figures: pass@k grids in the paper's layout, drawn from pass@k tables only.
+
+A figure is a grid (rows = benchmarks, columns = model groups); each panel plots pass@k
+against k on a log2 axis for its models, with the paper's convention of base vs RL colours.
+Every PDF gets a CSV beside it with exactly the plotted numbers, so a reviewer can check a
+point without parsing a plot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from rlvr_boundary import tables  # noqa: E402
+from rlvr_boundary.config import Panel  # noqa: E402
+
+ROLE_COLOURS = {"base": "#1f77b4", "rl": "#d62728", "instruct": "#2ca02c", "distill": "#9467bd"}
+ROLE_ORDER = ["base", "rl", "instruct", "distill"]
+
+
+def figure_table(panels: Sequence[Panel], passk_paths: Mapping[tuple[str, str], str | Path],
+                 models: Mapping[str, Mapping[str, str]]) -> pl.DataFrame:
+    """Long table of every plotted point: one row per (panel, model, k)."""
+    frames = []
+    for panel in panels:
+        curves = {m: tables.read_parquet(passk_paths[(m, panel.benchmark)]) for m in panel.models}
+        k_max = min(int(curve["k"].max()) for curve in curves.values())
+        for model, curve in curves.items():
+            frames.append(curve.filter(pl.col("k") <= k_max).select(
+                pl.lit(panel.row).alias("row"), pl.lit(panel.col).alias("col"),
+                pl.lit(panel.title).alias("panel"), pl.lit(panel.benchmark).alias("benchmark"),
+                pl.lit(model).alias("model"), pl.lit(models[model]["label"]).alias("label"),
+                pl.lit(models[model]["role"]).alias("role"), "k", "pass_at_k", "n_problems",
+            ))
+    return pl.concat(frames)
+
+
+def draw(points: pl.DataFrame, title: str, pdf: str | Path, note: str | None = None) -> None:
+    """Render the grid to ``pdf`` and write ``points`` as CSV beside it (both atomically)."""
+    sns.set_theme(style="whitegrid", context="paper")
+    n_rows, n_cols = int(points["row"].max()) + 1, int(points["col"].max()) + 1
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.2 * n_cols, 2.6 * n_rows), squeeze=False)
+    for (row, col), panel in points.group_by(["row", "col"], maintain_order=True):
+        ax = axes[row][col]
+        data = panel.to_pandas()
+        sns.lineplot(data=data, x="k", y="pass_at_k", hue="label", style="role",
+                     palette=[ROLE_COLOURS[r] for r in data.drop_duplicates("label")["role"]],
+                     markers=False, dashes=False, ax=ax, linewidth=1.6)
+        powers = data[(data["k"] & (data["k"] - 1)) == 0]
+        for label, group in powers.groupby("label", sort=False):
+            ax.plot(group["k"], group["pass_at_k"], "o", ms=3,
+                    color=ROLE_COLOURS[group["role"].iloc[0]])
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(0, 1.02)
+        ax.set_title(f"{panel['panel'][0]} — {panel['benchmark'][0]}", fontsize=9)
+        ax.set_xlabel("k" if row == n_rows - 1 else "")
+        ax.set_ylabel("pass@k" if col == 0 else "")
+        handles, labels = ax.get_legend_handles_labels()
+        keep = [(h, lab) for h, lab in zip(handles, labels) if lab in set(data["label"])]
+        ax.legend(*zip(*keep), fontsize=7, loc="lower right")
+    fig.suptitle(title)
+    if note:
+        fig.text(0.5, 0.005, note, ha="center", fontsize=8, style="italic")
+    fig.tight_layout(rect=(0, 0.02 if note else 0, 1, 0.97))
+    pdf = Path(pdf)
+    with tables.atomic_path(pdf) as tmp:
+        fig.savefig(tmp, format="pdf")
+    plt.close(fig)
+    with tables.atomic_path(pdf.with_suffix(".csv")) as tmp:
+        points.write_csv(tmp)

@@ -1,0 +1,105 @@
+"""Zero-shot prompt templates of the paper's model families, and their stop rules.
+
+Templates are the strings the authors' code sends (repo ``utils.py`` at fd2cf37, PAPER.md
+section 4b): raw strings, no chat template applied, formatted with the question and then
+stripped of spaces at both ends, exactly as ``math_eval.py`` does. The paper's Appendix E
+figures (21, 22) print the same prompts with different whitespace (a typesetting artefact);
+the strings the models actually saw are the ones below.
+
+Stop rules (PAPER.md hazard 2): the original code stops on plain words such as
+``assistant``, ``user``, ``Question:`` and ``Answer:``, which cuts correct responses that
+merely mention them -- and with the DAPO prompt it halts exactly where the requested
+``Answer:`` line begins. Our default policy, ``markup``, stops only on chat-markup strings
+that never occur in a legitimate answer; ``paper`` reproduces the original list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+QWEN_BOXED = (
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "<|im_start|>user\n{input}\nPlease reason step by step, and put your final answer "
+    "within \\boxed{{}}.<|im_end|>\n<|im_start|>assistant\n"
+)
+"""SimpleRL-Zoo training/eval prompt, also used for their bases and (per the README) Oat-Zero."""
+
+QWEN25_MATH_COT = (
+    "<|im_start|>system\nPlease reason step by step, and put your final answer within "
+    "\\boxed{{}}.<|im_end|>\n<|im_start|>user\n{input}<|im_end|>\n<|im_start|>assistant\n"
+)
+"""Oat-Zero's prompt (paper Fig. 22) and Qwen2.5-Math-Instruct's native CoT prompt."""
+
+ABEL_DAPO = (
+    "A conversation between user and assistant. The user asks a question, and the "
+    "assistant solves it. The time limit is set to 20,480 tokens. If the assistant's "
+    "response exceeds this limit, a progressively increasing penalty with the number of "
+    "tokens exceeded will be applied.\nuser\nSolve the following math problem step by "
+    "step. The last line of your response should be of the form Answer: $Answer (without "
+    "quotes) where $Answer is the answer to the problem.\n{input}\nRemember to put your "
+    'answer on its own line after "Answer:".\nassistant'
+)
+"""The old DAPO prompt, registered as ``abel`` in the repo (used for DAPO-32B and its base)."""
+
+DEEPSEEK_R1_DISTILL = (
+    "<\uff5cUser\uff5c>{input}\nPlease reason step "
+    "by step, and put your final answer within \\boxed{{}}.<\uff5cAssistant\uff5c><think>\n"
+)
+"""R1-Distill's own chat format with DeepSeek's recommended math instruction.
+
+The paper does not state the prompt of Fig. 7's distilled model (PAPER.md: unconfirmed);
+this is the model card's recommended usage, marked as our choice. The tokenizer adds the
+beginning-of-sentence token itself (prompts are tokenized with special tokens, as vLLM does).
+"""
+
+TEMPLATES: dict[str, str] = {
+    "qwen-boxed": QWEN_BOXED,
+    "qwen25-math-cot": QWEN25_MATH_COT,
+    "abel": ABEL_DAPO,
+    "deepseek-r1-distill": DEEPSEEK_R1_DISTILL,
+}
+
+MARKUP_STOPS: tuple[str, ...] = ("</s>", "<|im_end|>", "<|endoftext|>", "<|im_start|>")
+"""Chat-markup strings: a correct answer never contains them, so stopping there is safe."""
+
+_PAPER_ALWAYS = ("</s>", "<|im_end|>", "<|endoftext|>")
+_PAPER_EXTRA = {"qwen": ("assistant", "user", "_end", "_start"), "abel": ("Question:", "Answer:")}
+_QWEN2_STOP_TOKEN_IDS = (151645, 151643)
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """What ends a generation besides the model's own end-of-sequence token."""
+
+    strings: tuple[str, ...]
+    token_ids: tuple[int, ...] = ()
+
+
+def render(template: str, question: str) -> str:
+    """The prompt string sent to the engine for one question (zero-shot, no chat template)."""
+    try:
+        text = TEMPLATES[template]
+    except KeyError:
+        raise ValueError(f"unknown prompt template {template!r}; known: {sorted(TEMPLATES)}") from None
+    return text.format(input=question).strip(" ")
+
+
+def stop_rule(template: str, policy: str, model_path: str = "") -> StopRule:
+    """Stop strings/ids for a template under a stop policy (``markup`` or ``paper``).
+
+    ``paper`` mirrors ``math_eval.py``: the three markup strings always, the chat-role words
+    for any template whose name contains ``qwen``, ``Question:``/``Answer:`` for ``abel``, and
+    Qwen2 end token ids only when the model path contains ``qwen2`` (hazard 3).
+    """
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown prompt template {template!r}; known: {sorted(TEMPLATES)}")
+    if policy == "markup":
+        return StopRule(strings=MARKUP_STOPS)
+    if policy == "paper":
+        strings = list(_PAPER_ALWAYS)
+        for key, extra in _PAPER_EXTRA.items():
+            if key in template:
+                strings.extend(extra)
+        ids = _QWEN2_STOP_TOKEN_IDS if "qwen2" in model_path.lower() else ()
+        return StopRule(strings=tuple(strings), token_ids=ids)
+    raise ValueError(f"unknown stop policy {policy!r}; known: ['markup', 'paper']")

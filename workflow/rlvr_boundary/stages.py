@@ -1,0 +1,133 @@
+"""The pipeline's stages as functions from files to files (what the Snakemake rules call).
+
+Each stage reads its inputs, checks them, calls the pure logic of one module and writes one
+table atomically with its provenance. Stages never reach into each other's internals: the
+tables and their schemas are the interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from rlvr_boundary import benchmarks, tables
+from rlvr_boundary.config import config_hash
+from rlvr_boundary.passk import pass_at_k_curve
+from rlvr_boundary.sampling import ShardJob, load_samples, model_source, sample_shard
+
+VERDICT_SCHEMA: dict[str, type[pl.DataType]] = {
+    "problem_id": pl.String,
+    "sample_index": pl.Int64,
+    "extracted": pl.String,
+    "correct": pl.Boolean,
+    "status": pl.String,
+}
+COUNT_SCHEMA: dict[str, type[pl.DataType]] = {
+    "problem_id": pl.String, "index": pl.Int64, "n": pl.Int64, "c": pl.Int64,
+}
+PASSK_SCHEMA: dict[str, type[pl.DataType]] = {
+    "k": pl.Int64, "pass_at_k": pl.Float64, "n_problems": pl.Int64,
+}
+
+
+def prepare(name: str, spec: dict[str, Any], data_source: str, output: str | Path) -> None:
+    frame, source = benchmarks.prepare(name, spec, data_source)
+    content = config_hash(frame.select("problem_id", "question", "gold").rows())
+    tables.write_parquet(frame, output, tables.provenance(stage="prepare", content_hash=content, **source))
+
+
+def sample(job: ShardJob, benchmark_path: str | Path, output: str | Path, threads: int) -> None:
+    """Sample one shard with the vLLM engine (configured for CPU when no GPU is present)."""
+    import torch
+
+    from rlvr_boundary import engines
+
+    if not torch.cuda.is_available():
+        engines.configure_cpu_runtime(threads)
+
+    def make_engine(shard_job: ShardJob) -> engines.VllmEngine:
+        source, revision = model_source(shard_job.model)
+        return engines.VllmEngine(
+            source, revision=revision,
+            tensor_parallel_size=shard_job.model.get("tensor_parallel_size", 1),
+            dtype=shard_job.sampling.get("dtype", "auto"),
+            max_model_len=shard_job.model.get("max_model_len") or shard_job.sampling.get("max_model_len"),
+            enforce_eager=shard_job.sampling.get("enforce_eager", False),
+            gpu_memory_utilization=shard_job.sampling.get("gpu_memory_utilization", 0.9),
+        )
+
+    sample_shard(job, benchmark_path, output, make_engine)
+
+
+def verify(samples_path: str | Path, benchmark_path: str | Path, output: str | Path, *,
+           benchmark: str, grader: str, timeout_s: float, workers: int) -> None:
+    """Judge every sample of one shard against its problem's gold answer."""
+    from rlvr_boundary.verify import math as math_verify
+
+    samples = load_samples(samples_path)
+    golds = benchmarks.load(benchmark, benchmark_path).select("problem_id", "gold")
+    joined = samples.join(golds, on="problem_id", how="left", maintain_order="left")
+    unknown = joined.filter(pl.col("gold").is_null())["problem_id"].unique().to_list()
+    if unknown:
+        raise ValueError(f"{samples_path}: field 'problem_id': not in {benchmark_path}: {unknown[:5]}")
+    verdicts = math_verify.verify_batch(
+        joined["response"].to_list(), joined["gold"].to_list(), grader=grader,
+        timeout_s=timeout_s, workers=workers, problem_ids=joined["problem_id"].to_list(),
+    )
+    frame = joined.select("problem_id", "sample_index").with_columns(
+        pl.Series("extracted", [v.extracted for v in verdicts], dtype=pl.String),
+        pl.Series("correct", [v.correct for v in verdicts], dtype=pl.Boolean),
+        pl.Series("status", [v.status for v in verdicts], dtype=pl.String),
+    )
+    record = tables.provenance(
+        stage="verify", grader=grader, timeout_s=timeout_s,
+        samples_provenance=tables.read_provenance(samples_path),
+    )
+    tables.write_parquet(frame, output, record)
+
+
+def count(verdict_paths: Sequence[str | Path], benchmark_path: str | Path, output: str | Path, *,
+          benchmark: str, n_expected: int) -> None:
+    """Per-problem (n, c) from all verdict shards; every problem must have samples 0..n-1."""
+    problems = benchmarks.load(benchmark, benchmark_path).select("problem_id", "index")
+    verdicts = pl.concat([tables.read_parquet(p, VERDICT_SCHEMA) for p in verdict_paths])
+    duplicated = verdicts.select("problem_id", "sample_index").is_duplicated()
+    if duplicated.any():
+        first = verdicts.filter(duplicated).row(0, named=True)
+        raise ValueError(f"{verdict_paths[0]}: duplicate sample {first['problem_id']}#{first['sample_index']}")
+    per_problem = verdicts.group_by("problem_id").agg(
+        pl.len().cast(pl.Int64).alias("n"),
+        pl.col("correct").sum().cast(pl.Int64).alias("c"),
+        pl.col("sample_index").max().alias("last"),
+    )
+    counts = problems.join(per_problem, on="problem_id", how="left", maintain_order="left")
+    incomplete = counts.filter(
+        pl.col("n").is_null() | (pl.col("n") != n_expected) | (pl.col("last") != n_expected - 1)
+    )
+    if incomplete.height:
+        row = incomplete.row(0, named=True)
+        raise ValueError(
+            f"{benchmark}: problem {row['problem_id']} has {row['n'] or 0} of {n_expected} samples "
+            f"across {len(verdict_paths)} verdict shards (never padded: rerun the missing shard)"
+        )
+    record = tables.provenance(
+        stage="count", benchmark=benchmark, n=n_expected,
+        verdict_provenance=[tables.read_provenance(p) for p in verdict_paths],
+    )
+    tables.write_parquet(counts.select(list(COUNT_SCHEMA)), output, record)
+
+
+def passk(counts_path: str | Path, output: str | Path) -> None:
+    """pass@k for every k from 1 to n, averaged over problems."""
+    counts = tables.read_parquet(counts_path, COUNT_SCHEMA)
+    n, c = counts["n"].to_numpy(), counts["c"].to_numpy()
+    ks = np.arange(1, int(n.min()) + 1)
+    frame = pl.DataFrame({
+        "k": ks, "pass_at_k": pass_at_k_curve(n, c, ks), "n_problems": np.full(ks.size, counts.height),
+    }, schema=PASSK_SCHEMA)
+    record = tables.provenance(stage="passk", counts_provenance=tables.read_provenance(counts_path))
+    tables.write_parquet(frame, output, record)

@@ -1,0 +1,1 @@
+"""Verifiers: judge sampled responses against a benchmark's ground truth."""

@@ -1,0 +1,89 @@
+# Config validation and the input/params helpers every rule uses.
+import json
+
+from snakemake.exceptions import WorkflowError
+
+from rlvr_boundary import config as rb_config
+
+try:
+    rb_config.validate(config, "config (config.yaml + --configfile overlays)")
+except rb_config.ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+
+
+wildcard_constraints:
+    model=NAME,
+    benchmark=NAME,
+    figure=NAME,
+    seed=r"\d+",
+
+
+# Model keys that change what is sampled (labels and roles only change plots).
+SAMPLING_MODEL_KEYS = ("hf_id", "revision", "path", "template", "tensor_parallel_size", "max_model_len")
+
+
+def as_json(value):
+    return json.dumps(value, sort_keys=True)
+
+
+def benchmark_source(wildcards):
+    """The local benchmark file, so a rule that makes it (the demo) runs first."""
+    spec = config["benchmarks"][wildcards.benchmark]
+    return [spec["local"]["path"]] if config["data_source"] == "local" else []
+
+
+def model_weights(wildcards):
+    """A local model folder, so a rule that builds it (the demo) runs first."""
+    model = config["models"][wildcards.model]
+    return [model["path"]] if "path" in model else []
+
+
+def tensor_parallel(wildcards):
+    return config["models"][wildcards.model].get("tensor_parallel_size", 1)
+
+
+def sample_spec(wildcards):
+    model = config["models"][wildcards.model]
+    shard = rb_config.shard(config, wildcards.model, wildcards.benchmark, int(wildcards.seed))
+    return as_json({
+        "model_name": wildcards.model,
+        "model": {k: model[k] for k in SAMPLING_MODEL_KEYS if k in model},
+        "benchmark": wildcards.benchmark,
+        "shard": {"index": shard.index, "start": shard.start, "size": shard.size},
+        "sampling": config["sampling"],
+    })
+
+
+def verdict_shards(wildcards):
+    return [
+        f"results/verdicts/{wildcards.model}/{wildcards.benchmark}/seed{s.index}.parquet"
+        for s in rb_config.shards(config, wildcards.model, wildcards.benchmark)
+    ]
+
+
+def figure_pairs(wildcards):
+    return rb_config.figure_pairs(config, wildcards.figure)
+
+
+def figure_passk(wildcards):
+    return [f"results/passk/{m}/{b}.parquet" for m, b in figure_pairs(wildcards)]
+
+
+def figure_spec(wildcards):
+    panels = rb_config.panels(config, wildcards.figure)
+    used = {m for p in panels for m in p.models}
+    return as_json({
+        "title": config["figures"][wildcards.figure]["title"],
+        "note": config["figures"][wildcards.figure].get("note"),
+        "panels": [vars(p) for p in panels],
+        "pairs": figure_pairs(wildcards),
+        "models": {m: {"label": config["models"][m]["label"], "role": config["models"][m]["role"]} for m in used},
+    })
+
+
+def demo_model_init(wildcards):
+    """The demo model a continued demo model starts from."""
+    parent = config["demo"]["models"][wildcards.model].get("init_from")
+    return [f"data/demo/models/{parent}"] if parent else []

@@ -1,0 +1,40 @@
+# The CPU demo's inputs, built offline: a synthetic arithmetic benchmark and tiny models.
+# Only used when the config has a `demo` section (profiles/demo adds one).
+
+
+rule demo_benchmark:
+    """A synthetic arithmetic benchmark in the jsonl format of the math benchmarks."""
+    output:
+        "data/demo/{benchmark}.jsonl",
+    params:
+        kind=lambda w: config["demo"]["benchmarks"][w.benchmark]["kind"],
+        problems=lambda w: config["demo"]["benchmarks"][w.benchmark]["problems"],
+        seed=lambda w: config["demo"]["benchmarks"][w.benchmark]["seed"],
+    log:
+        "logs/demo/benchmark-{benchmark}.log",
+    conda:
+        "../../envs/sampling.yaml"
+    shell:
+        "python -m rlvr_boundary demo-benchmark --kind {params.kind} --problems {params.problems}"
+        " --seed {params.seed} --output {output:q} > {log:q} 2>&1"
+
+
+rule demo_model:
+    """A tiny Qwen2 trained on the arithmetic task (or continued from another demo model)."""
+    input:
+        init=demo_model_init,
+        exclude=lambda w: [f"data/demo/{b}.jsonl" for b in config["demo"]["benchmarks"]],
+    output:
+        directory("data/demo/models/{model}"),
+    params:
+        spec=lambda w: config["demo"]["models"][w.model],
+        init=lambda w, input: f"--init-from {input.init[0]}" if input.init else "",
+    log:
+        "logs/demo/model-{model}.log",
+    threads: 2
+    conda:
+        "../../envs/sampling.yaml"
+    shell:
+        "python -m rlvr_boundary demo-model --method {params.spec[method]} --steps {params.spec[steps]}"
+        " --seed {params.spec[seed]} {params.init} --exclude {input.exclude:q} --threads {threads}"
+        " --output {output:q} > {log:q} 2>&1"

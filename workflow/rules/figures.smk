@@ -1,0 +1,20 @@
+localrules:
+    figure,
+
+
+rule figure:
+    """A configured figure grid of pass@k curves, with its plotted numbers as CSV."""
+    input:
+        figure_passk,
+    output:
+        pdf=report("figures/{figure}.pdf", caption="../report/figure.rst", category="Figures"),
+        csv="figures/{figure}.csv",
+    params:
+        spec=figure_spec,
+    log:
+        "logs/figure/{figure}.log",
+    conda:
+        "../../envs/plot.yaml"
+    shell:
+        "python -m rlvr_boundary figure --spec {params.spec:q} --passk {input:q}"
+        " --output {output.pdf:q} > {log:q} 2>&1"

@@ -1,0 +1,20 @@
+rule sample:
+    """One seed shard of one model on one benchmark (GPU); resumes from finished chunks."""
+    input:
+        table="data/benchmarks/{benchmark}.parquet",
+        weights=model_weights,
+    output:
+        "results/samples/{model}/{benchmark}/seed{seed}.parquet",
+    params:
+        spec=sample_spec,
+    log:
+        "logs/sample/{model}/{benchmark}/seed{seed}.log",
+    threads: 2
+    resources:
+        gpu=tensor_parallel,
+        tensor_parallel_size=tensor_parallel,
+    conda:
+        "../../envs/sampling.yaml"
+    shell:
+        "python -m rlvr_boundary sample --spec {params.spec:q} --benchmark-table {input.table:q}"
+        " --output {output:q} --threads {threads} > {log:q} 2>&1"
