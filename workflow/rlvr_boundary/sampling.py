@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -38,6 +39,7 @@ SAMPLE_SCHEMA: dict[str, type[pl.DataType]] = {
     "cumulative_logprob": pl.Float64,
 }
 PROMPT_TOO_LONG = "prompt_too_long"
+log = logging.getLogger(__name__)
 
 
 class Engine(Protocol):
@@ -137,6 +139,7 @@ def sample_shard(job: ShardJob, benchmark_path: str | Path, output: str | Path,
     step = job.sampling["chunk_problems"]
     starts = range(0, table.height, step)
     todo = [s for s in starts if not (chunk_dir / f"{s // step:05d}.parquet").exists()]
+    log.info("%s: %d of %d chunks already done, drawing %d", output, len(starts) - len(todo), len(starts), len(todo))
     if todo:
         engine = make_engine(job)
         try:

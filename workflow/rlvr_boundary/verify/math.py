@@ -1,0 +1,283 @@
+"""Math answer verification: the public face (``verify``, ``verify_batch``, ``verify_parquet``).
+
+A verdict goes through three stages:
+
+1. extraction (``math_extract``): ``grader="ours"`` or ``grader="paper"`` (the paper repo's
+   order, PAPER.md section 5). No answer found -> status ``no_answer``, never a guess.
+2. clean-up (``math_normalize.clean``) of gold and extracted answer alike.
+3. equivalence (``math_equiv.judge``): multiple-choice letters, exact strings and exact
+   numbers first, math-verify only for what is left.
+
+Batches are deduplicated twice: on (problem id or gold, extracted answer), then on the
+cleaned pair, so one figure's 10^6 samples cost one check per distinct answer. Engine
+checks run in ``math_pool`` workers whose every check is killed at ``timeout_s``.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from rlvr_boundary.verify.math_equiv import Deadline, judge, soft_deadline
+from rlvr_boundary.verify.math_extract import extract_ours, extract_paper
+from rlvr_boundary.verify.math_normalize import clean
+from rlvr_boundary.verify.math_pool import EnginePool, Outcome
+
+GRADERS: dict[str, Callable[[str], str | None]] = {"ours": extract_ours, "paper": extract_paper}
+STATUSES = ("ok", "no_answer", "timeout", "error")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One graded response. ``status``: ok / no_answer / timeout / error (correct is False
+    for all but ok). ``extracted`` is the answer as written, before clean-up."""
+
+    correct: bool
+    extracted: str | None
+    status: str
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    """What a batch cost: rows, distinct (problem, answer) keys, distinct cleaned pairs,
+    engine checks (the rest were settled by the fast paths), their timeouts and errors,
+    and the slowest single check in seconds (the per-answer p100)."""
+
+    rows: int
+    unique_answers: int
+    unique_pairs: int
+    engine_checks: int
+    timeouts: int
+    errors: int
+    max_check_s: float
+
+
+def _text(value: object) -> str:
+    """Any cell as valid UTF-8 text: None -> "", bytes decoded, lone surrogates replaced."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    text = value if isinstance(value, str) else str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", errors="replace").decode("utf-8")
+    return text
+
+
+def _check_grader(grader: str) -> Callable[[str], str | None]:
+    if grader not in GRADERS:
+        raise ValueError(f"grader must be one of {sorted(GRADERS)}, got {grader!r}")
+    return GRADERS[grader]
+
+
+def _extract(extractor: Callable[[str], str | None], response: object) -> tuple[str | None, str]:
+    """(extracted answer, status so far): "ok" to be judged, or no_answer / error."""
+    try:
+        found = extractor(_text(response))
+    except Exception:  # a pathological response costs its own verdict only
+        return None, "error"
+    return (_text(found), "ok") if found is not None else (None, "no_answer")
+
+
+def verify(response: str, gold: str, *, grader: str = "ours", timeout_s: float = 5.0) -> Verdict:
+    """Grade one response in this process.
+
+    The engine runs under a float interval timer (``timeout_s``) when called from the main
+    thread; inputs that could block inside C code are screened out beforehand. For a hard
+    guarantee on untrusted batches use ``verify_batch`` (killable worker processes).
+    """
+    extracted, status = _extract(_check_grader(grader), response)
+    if status != "ok":
+        return Verdict(False, extracted, status)
+    outcome = _judge_here(_text(gold), extracted, timeout_s)
+    return Verdict(outcome.correct, extracted, outcome.status)
+
+
+def _judge_here(gold: str, extracted: str, timeout_s: float) -> Outcome:
+    start = time.perf_counter()
+    try:
+        with soft_deadline(timeout_s):
+            gold_clean, pred_clean = clean(gold), clean(extracted)
+            if not gold_clean:
+                return Outcome(False, "error", time.perf_counter() - start)
+            correct, status = bool(judge(gold_clean, pred_clean, engine=True)), "ok"
+    except Deadline:
+        correct, status = False, "timeout"
+    except Exception:
+        correct, status = False, "error"
+    return Outcome(correct, status, time.perf_counter() - start)
+
+
+def _quick_outcome(gold_clean: str, pred_clean: str) -> Outcome | None:
+    """The fast paths' verdict on one cleaned pair, None when the engine must decide."""
+    start = time.perf_counter()
+    try:
+        correct = judge(gold_clean, pred_clean, engine=False) if gold_clean else False
+    except Exception:
+        return Outcome(False, "error", time.perf_counter() - start)
+    if correct is None:
+        return None
+    return Outcome(correct, "ok" if gold_clean else "error", time.perf_counter() - start)
+
+
+class _Batch:
+    """Rows reduced to distinct (problem, extracted answer) keys, then graded per key."""
+
+    def __init__(self, grader: str) -> None:
+        self._extractor = _check_grader(grader)
+        self._index: dict[tuple[str, str | None], int] = {}
+        self._golds: list[str] = []
+        self._extracted: list[str | None] = []
+        self._status: list[str] = []
+        self.rows = 0
+
+    def add(self, response: object, gold: object, problem: object | None) -> int:
+        """Extract one row's answer; return its key number."""
+        self.rows += 1
+        extracted, status = _extract(self._extractor, response)
+        gold_text = _text(gold)
+        key = (gold_text if problem is None else f"\x00{problem}", extracted if status == "ok" else status)
+        number = self._index.get(key)
+        if number is None:
+            number = self._index[key] = len(self._golds)
+            self._golds.append(gold_text)
+            self._extracted.append(extracted)
+            self._status.append(status)
+        return number
+
+    def grade(self, *, timeout_s: float, workers: int) -> tuple[list[Verdict], BatchStats]:
+        """One verdict per key: fast paths here, the rest in ``workers`` processes (0: here)."""
+        pair_of_key: list[int | None] = []
+        pairs: dict[tuple[str, str], int] = {}
+        for key, (gold, extracted) in enumerate(zip(self._golds, self._extracted)):
+            pair = None
+            if self._status[key] == "ok":
+                try:
+                    pair = (clean(gold), clean(extracted))
+                except Exception:
+                    self._status[key] = "error"
+            pair_of_key.append(None if pair is None else pairs.setdefault(pair, len(pairs)))
+        outcomes: list[Outcome | None] = [None] * len(pairs)
+        pending: list[tuple[int, tuple[str, str]]] = []
+        for pair, number in pairs.items():
+            outcomes[number] = _quick_outcome(*pair)
+            if outcomes[number] is None:
+                pending.append((number, pair))
+        for (number, _), outcome in zip(pending, self._engine([pair for _, pair in pending], timeout_s, workers)):
+            outcomes[number] = outcome
+        verdicts = [
+            Verdict(False, extracted, status)
+            if pair is None
+            else Verdict(outcomes[pair].correct, extracted, outcomes[pair].status)
+            for pair, extracted, status in zip(pair_of_key, self._extracted, self._status)
+        ]
+        engine = [outcomes[number] for number, _ in pending]
+        checked = [o for o in outcomes if o is not None]
+        stats = BatchStats(
+            rows=self.rows,
+            unique_answers=len(verdicts),
+            unique_pairs=len(pairs),
+            engine_checks=len(pending),
+            timeouts=sum(o.status == "timeout" for o in engine),
+            errors=sum(v.status == "error" for v in verdicts),
+            max_check_s=max((o.seconds for o in checked), default=0.0),
+        )
+        return verdicts, stats
+
+    @staticmethod
+    def _engine(pairs: list[tuple[str, str]], timeout_s: float, workers: int) -> list[Outcome]:
+        if not pairs:
+            return []
+        if workers <= 0:
+            return [_judge_here(g, p, timeout_s) for g, p in pairs]
+        with EnginePool(partial(judge, engine=True), workers=workers, timeout_s=timeout_s) as pool:
+            return pool.run(pairs)
+
+
+def _grade_rows(
+    rows: Iterable[tuple[object, object, object | None]], *, grader: str, timeout_s: float, workers: int
+) -> tuple[array, list[Verdict], BatchStats]:
+    batch = _Batch(grader)
+    keys = array("I", (batch.add(*row) for row in rows))
+    verdicts, stats = batch.grade(timeout_s=timeout_s, workers=workers)
+    return keys, verdicts, stats
+
+
+def verify_batch(
+    responses: Sequence[str],
+    golds: Sequence[str],
+    *,
+    grader: str = "ours",
+    timeout_s: float = 5.0,
+    workers: int = 2,
+    problem_ids: Sequence[str] | None = None,
+) -> list[Verdict]:
+    """Grade many responses; each distinct (problem id or gold, answer) is checked once.
+
+    ``workers`` processes run the sympy checks, each killed at ``timeout_s`` (0 = run them
+    in this process under the soft timer only). Rows sharing a key share one Verdict.
+    """
+    if len(responses) != len(golds) or (problem_ids is not None and len(problem_ids) != len(golds)):
+        raise ValueError("responses, golds and problem_ids must have the same length")
+    problems: Iterable[object | None] = problem_ids if problem_ids is not None else [None] * len(golds)
+    keys, verdicts, _ = _grade_rows(
+        zip(responses, golds, problems), grader=grader, timeout_s=timeout_s, workers=workers
+    )
+    return [verdicts[k] for k in keys]
+
+
+def verify_parquet(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    response_col: str = "response",
+    gold_col: str = "gold",
+    problem_col: str | None = "problem_id",
+    grader: str = "ours",
+    timeout_s: float = 5.0,
+    workers: int = 2,
+    batch_rows: int = 65_536,
+) -> BatchStats:
+    """Stream a samples table to a verdicts table with bounded memory.
+
+    Reads ``src`` in record batches, keeping only each row's key number; writes ``dst`` with
+    every input column except ``response_col`` plus ``extracted``, ``correct``, ``status``.
+    Memory is one batch plus the distinct answers, whatever the number of rows.
+    """
+    source = pq.ParquetFile(src)
+    wanted = [response_col, gold_col] + ([problem_col] if problem_col else [])
+
+    def rows() -> Iterable[tuple[object, object, object | None]]:
+        for record in source.iter_batches(batch_size=batch_rows, columns=wanted):
+            problems = record.column(problem_col).to_pylist() if problem_col else [None] * record.num_rows
+            yield from zip(record.column(response_col).to_pylist(), record.column(gold_col).to_pylist(), problems)
+
+    keys, verdicts, stats = _grade_rows(rows(), grader=grader, timeout_s=timeout_s, workers=workers)
+    kept = [name for name in source.schema_arrow.names if name != response_col]
+    verdict_table = pa.table(
+        {
+            "extracted": pa.array([v.extracted for v in verdicts], pa.string()),
+            "correct": pa.array([v.correct for v in verdicts], pa.bool_()),
+            "status": pa.array([v.status for v in verdicts], pa.string()),
+        }
+    )
+    schema = pa.schema([source.schema_arrow.field(n) for n in kept] + list(verdict_table.schema))
+    offset = 0
+    with pq.ParquetWriter(dst, schema) as writer:
+        for record in source.iter_batches(batch_size=batch_rows, columns=kept):
+            take = pa.array(keys[offset : offset + record.num_rows], pa.uint32())
+            offset += record.num_rows
+            extra = verdict_table.take(take)
+            writer.write_table(
+                pa.Table.from_arrays(list(record.columns) + list(extra.columns), schema=schema)
+            )
+    return stats
