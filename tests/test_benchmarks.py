@@ -1,0 +1,115 @@
+"""Prepare: real benchmark files, the hub loader on a local dataset folder, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from conftest import PROJECT, shared_data
+from rlvr_boundary import benchmarks, config, stages, tables
+from rlvr_boundary.benchmarks import BenchmarkError
+
+PAPER = config.load(PROJECT / "config.yaml")
+EXPECTED_ROWS = {"gsm8k": 1319, "math500": 500, "minerva_math": 272, "olympiadbench": 675, "aime24": 30, "amc23": 40}
+
+
+def _local_spec(name: str) -> dict:
+    spec = json.loads(json.dumps(PAPER["benchmarks"][name]))
+    spec["local"]["path"] = str(shared_data("math", Path(spec["local"]["path"]).parent.name, "test.jsonl"))
+    return spec
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_ROWS))
+def test_prepare_real_benchmark(name: str, tmp_path: Path) -> None:
+    out = tmp_path / f"{name}.parquet"
+    stages.prepare(name, _local_spec(name), "local", out)
+    table = benchmarks.load(name, out)
+    assert table.height == EXPECTED_ROWS[name]
+    assert table["index"].to_list() == list(range(table.height))
+    assert table["problem_id"].n_unique() == table.height
+    assert table["gold"].str.len_chars().min() > 0
+    record = tables.read_provenance(out)
+    assert record["source"]["sha256"] == PAPER["benchmarks"][name]["local"]["sha256"]
+    assert record["stage"] == "prepare" and len(record["content_hash"]) == 16
+
+
+def test_gold_extraction_follows_the_papers_loader(tmp_path: Path) -> None:
+    golds = {}
+    for name in ("gsm8k", "math500", "aime24", "amc23", "olympiadbench", "minerva_math"):
+        table, _ = benchmarks.prepare(name, _local_spec(name), "local")
+        golds[name] = table
+    assert golds["gsm8k"]["gold"][0] == "18"  # text after ####
+    assert golds["aime24"]["gold"].to_list()[:3] == ["204", "113", "371"]
+    assert golds["amc23"]["gold"][0] == "27"  # 27.0 as the grader should see it
+    math500 = golds["math500"]
+    meta = [json.loads(m) for m in math500["metadata"]]
+    # MATH500's gold is the last \boxed{} of the solution; it matches the `answer` field here.
+    same = sum(g == m["answer"] for g, m in zip(math500["gold"], meta))
+    assert same >= 490
+    assert golds["olympiadbench"]["gold"][1] == "\\frac{1}{2 n+2}"  # $ stripped from final_answer[0]
+
+
+def test_hub_loader_reads_a_local_dataset_repository(tmp_path: Path) -> None:
+    repo = tmp_path / "amc23-repo"
+    repo.mkdir()
+    shutil.copy(shared_data("math", "amc23", "test.jsonl"), repo / "test.jsonl")
+    spec = {**_local_spec("amc23"), "hf": {"id": str(repo), "revision": "main", "split": "test"}}
+    from_hub, record = benchmarks.prepare("amc23", spec, "hf")
+    from_file, _ = benchmarks.prepare("amc23", spec, "local")
+    assert from_hub.drop("metadata").equals(from_file.drop("metadata"))
+    assert record["source"]["kind"] == "hf" and record["source"]["fingerprint"]
+
+
+def test_hub_revision_that_cannot_be_resolved_is_one_clear_error(monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = {**PAPER["benchmarks"]["aime24"]}
+    with pytest.raises(BenchmarkError, match="HuggingFaceH4/aime_2024.*cannot resolve revision 'main'"):
+        benchmarks.prepare("aime24", spec, "hf")
+
+
+def _write(path: Path, rows: list) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+SPEC = {"fields": {"id": "id", "question": "problem"}, "gold": {"field": "answer", "extract": "none"}}
+
+
+@pytest.mark.parametrize(
+    ("rows", "spec", "message"),
+    [
+        ([{"id": 1, "problem": "q", "answer": "1"}, "{not json"], SPEC, r"line 2: invalid JSON"),
+        ([{"id": 1, "problem": "q"}], SPEC, r"row 0: field 'answer' is missing"),
+        ([{"id": 1, "problem": "q", "answer": "1"}, {"id": 1, "problem": "r", "answer": "2"}], SPEC,
+         r"duplicate problem ids \['1'\]"),
+        ([{"id": 1, "problem": "q", "answer": [1]}], SPEC, r"row 0: field 'answer': list"),
+        ([{"id": 1, "problem": "q", "answer": "  "}], SPEC, r"row 0: field 'answer': empty gold"),
+        ([{"id": 1, "problem": "q", "solution": "no box here"}],
+         {**SPEC, "gold": {"field": "solution", "extract": "last_boxed"}}, r"row 0: field 'solution': no \\boxed"),
+        ([], SPEC, "no rows"),
+    ],
+)
+def test_bad_source_rows_name_file_row_and_field(tmp_path: Path, rows: list, spec: dict, message: str) -> None:
+    path = _write(tmp_path / "bench.jsonl", rows)
+    with pytest.raises(BenchmarkError, match=message) as error:
+        benchmarks.prepare("b", {**spec, "local": {"path": str(path)}}, "local")
+    assert str(path) in str(error.value)
+
+
+def test_checksum_mismatch_and_missing_file(tmp_path: Path) -> None:
+    path = _write(tmp_path / "bench.jsonl", [{"id": 1, "problem": "q", "answer": "1"}])
+    with pytest.raises(BenchmarkError, match="sha256"):
+        benchmarks.prepare("b", {**SPEC, "local": {"path": str(path), "sha256": "0" * 64}}, "local")
+    with pytest.raises(BenchmarkError, match="not found"):
+        benchmarks.prepare("b", {**SPEC, "local": {"path": str(tmp_path / "nope.jsonl")}}, "local")
+
+
+def test_load_rejects_a_table_without_the_columns(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    pl.DataFrame({"problem_id": ["1"], "question": ["q"]}).write_parquet(path)
+    with pytest.raises(ValueError, match="missing column 'index'"):
+        benchmarks.load("t", path)

@@ -1,0 +1,73 @@
+"""The configuration: the paper's experiments validate; mistakes stop with the key named."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from conftest import PROJECT
+from rlvr_boundary import config
+
+
+@pytest.fixture(scope="module")
+def paper() -> dict:
+    return config.load(PROJECT / "config.yaml")
+
+
+def test_paper_config_has_every_model_and_benchmark_of_the_math_figures(paper: dict) -> None:
+    assert set(paper["benchmarks"]) == {"gsm8k", "math500", "minerva_math", "olympiadbench", "aime24", "amc23"}
+    fig2 = {m for col in paper["figures"]["fig2"]["columns"] for m in col["models"]}
+    assert len(fig2) == 8
+    assert paper["models"]["dapo-qwen-32b"]["revision"] == "38b8075427d3f7d12075377d1e40495875066189"
+    assert (paper["sampling"]["temperature"], paper["sampling"]["top_p"], paper["sampling"]["max_tokens"]) == (0.6, 0.95, 16384)
+    assert {f for f in paper["figures"]} >= {"fig2", "fig7", "fig9", "fig10"}
+
+
+def test_sample_counts_follow_the_paper(paper: dict) -> None:
+    assert config.n_samples(paper, "qwen2.5-7b", "aime24") == 1024
+    assert config.n_samples(paper, "qwen2.5-7b", "math500") == 128
+    assert config.n_samples(paper, "qwen2.5-7b", "olympiadbench") == 128
+    assert config.n_samples(paper, "llama-3.1-8b", "olympiadbench") == 1024  # Fig. 2's LLaMA panel
+
+
+def test_shards_cover_n_and_raising_n_only_appends(paper: dict) -> None:
+    before = config.shards(paper, "qwen2.5-7b", "aime24")
+    assert sum(s.size for s in before) == 1024 and [s.start for s in before] == list(range(0, 1024, 128))
+    raised = config.deep_merge(paper, {"benchmarks": {"aime24": {"n": 1100}}})
+    after = config.shards(raised, "qwen2.5-7b", "aime24")
+    assert after[: len(before)] == before and after[-1].size == 1100 - 1024
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"sampling": {"top_p": 1.5}}, "sampling.top_p"),
+        ({"sampling": {"temprature": 1}}, "'temprature' was unexpected"),
+        ({"models": {"qwen2.5-7b": {"template": "chatml"}}}, "models.qwen2.5-7b.template"),
+        ({"benchmarks": {"aime24": {"n": 0}}}, "benchmarks.aime24.n"),
+        ({"benchmarks": {"aime24": {"gold": {"extract": "regex"}}}}, "benchmarks.aime24.gold.extract"),
+        ({"figures": {"fig2": {"rows": ["aime25"]}}}, "figures.fig2.rows.0: unknown benchmark 'aime25'"),
+        ({"models": {"qwen2.5-7b": {"n": {"aime25": 4}}}}, "models.qwen2.5-7b.n.aime25"),
+        ({"data_source": "hf", "benchmarks": {"x": {"local": {"path": "a"}, "fields": {"question": "q"},
+          "gold": {"field": "a", "extract": "none"}, "n": 1, "shard_size": 1}}}, "benchmarks.x"),
+    ],
+)
+def test_bad_config_names_the_key(override: dict, message: str) -> None:
+    with pytest.raises(config.ConfigError) as error:
+        config.load(PROJECT / "config.yaml", override)
+    assert message in str(error.value)
+    assert str(error.value).count("\n") == 0  # one message, one line
+
+
+def test_unreadable_config_names_the_file(tmp_path) -> None:
+    broken = tmp_path / "c.yaml"
+    broken.write_text("models: [unclosed\n")
+    with pytest.raises(config.ConfigError, match=str(broken)):
+        config.load(broken)
+
+
+def test_demo_overlay_validates_on_top_of_the_paper_config() -> None:
+    overlay = yaml.safe_load((PROJECT / "profiles/demo/overlay.yaml").read_text())
+    merged = config.load(PROJECT / "config.yaml", overlay)
+    assert merged["figures"]["fig2"]["rows"] == ["arith-add", "arith-mixed"]
+    assert config.figure_pairs(merged, "fig2")[0] == ("tiny-base", "arith-add")

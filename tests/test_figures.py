@@ -1,0 +1,66 @@
+"""Figures read pass@k tables only and write the plotted numbers beside the PDF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import polars as pl
+import pytest
+
+from rlvr_boundary import figures, tables
+from rlvr_boundary.config import Panel
+from rlvr_boundary.stages import PASSK_SCHEMA
+
+
+def _passk(path: Path, n: int, accuracy: float) -> Path:
+    ks = np.arange(1, n + 1)
+    frame = pl.DataFrame({"k": ks, "pass_at_k": 1 - (1 - accuracy) ** ks, "n_problems": np.full(n, 30)},
+                         schema=PASSK_SCHEMA)
+    tables.write_parquet(frame, path, {"stage": "passk"})
+    return path
+
+
+@pytest.fixture()
+def grid(tmp_path: Path) -> tuple[list[Panel], dict, dict]:
+    models = {"base": {"label": "Base", "role": "base"}, "rl": {"label": "RL", "role": "rl"},
+              "distill": {"label": "Distill", "role": "distill"}}
+    paths = {
+        ("base", "aime24"): _passk(tmp_path / "a.parquet", 1024, 0.05),
+        ("rl", "aime24"): _passk(tmp_path / "b.parquet", 256, 0.2),
+        ("base", "math500"): _passk(tmp_path / "c.parquet", 128, 0.3),
+        ("rl", "math500"): _passk(tmp_path / "d.parquet", 128, 0.6),
+        ("distill", "math500"): _passk(tmp_path / "e.parquet", 128, 0.7),
+    }
+    panels = [Panel(0, 0, "aime24", "Qwen", ("base", "rl")), Panel(1, 0, "math500", "Qwen", ("base", "rl", "distill"))]
+    return panels, paths, models
+
+
+def test_points_cover_each_panel_up_to_its_smallest_n(grid) -> None:
+    panels, paths, models = grid
+    points = figures.figure_table(panels, paths, models)
+    aime = points.filter(pl.col("benchmark") == "aime24")
+    assert aime.group_by("model").agg(pl.col("k").max())["k"].to_list() == [256, 256]
+    assert points.filter(pl.col("benchmark") == "math500")["model"].n_unique() == 3
+    assert set(points["role"]) == {"base", "rl", "distill"}
+
+
+def test_draw_writes_pdf_and_the_plotted_numbers(grid, tmp_path: Path) -> None:
+    panels, paths, models = grid
+    points = figures.figure_table(panels, paths, models)
+    pdf = tmp_path / "figures" / "fig.pdf"
+    figures.draw(points, "title", pdf, note="visual panels: pending")
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 5000
+    written = pl.read_csv(pdf.with_suffix(".csv"))
+    assert written.height == points.height
+    assert np.allclose(written["pass_at_k"].to_numpy(), points["pass_at_k"].to_numpy())
+    assert not list(pdf.parent.glob(".*.tmp"))  # no temporary leftovers
+    assert matplotlib.get_backend().lower() == "agg"
+
+
+def test_missing_table_is_an_error(grid) -> None:
+    panels, paths, models = grid
+    del paths[("rl", "aime24")]
+    with pytest.raises(KeyError):
+        figures.figure_table(panels, paths, models)

