@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from rlvr_boundary import tables
-from rlvr_boundary.latex import last_boxed
+from rlvr_boundary.verify.math_extract import last_boxed
 
 TABLE_SCHEMA: dict[str, type[pl.DataType]] = {
     "problem_id": pl.String,
@@ -47,7 +47,7 @@ def _as_text(value: Any) -> str:
 def extract_gold(value: Any, method: str) -> str:
     """Gold answer from a source field, by the paper's loader rule ``method``."""
     if method == "last_boxed":
-        boxed = last_boxed(str(value))
+        boxed = last_boxed(str(value), join=False)
         if boxed is None:
             raise ValueError("no \\boxed{} in the field")
         return boxed.strip()

@@ -59,6 +59,15 @@ def _cmd_count(args: argparse.Namespace) -> None:
                  benchmark=args.spec["benchmark"], n_expected=args.spec["n"])
 
 
+def _cmd_compare_graders(args: argparse.Namespace) -> None:
+    from rlvr_boundary import stages
+
+    spec = args.spec
+    stages.compare_graders(args.samples, args.benchmark_table, args.disagreements, args.curves,
+                           benchmark=spec["benchmark"], n_expected=spec["n"], timeout_s=spec["timeout_s"],
+                           workers=args.workers)
+
+
 def _cmd_passk(args: argparse.Namespace) -> None:
     from rlvr_boundary import stages
 
@@ -74,7 +83,8 @@ def _cmd_figure(args: argparse.Namespace) -> None:
     if len(pairs) != len(args.passk):
         raise ValueError(f"figure: {len(pairs)} (model, benchmark) pairs but {len(args.passk)} --passk files")
     panels = [Panel(p["row"], p["col"], p["benchmark"], p["title"], tuple(p["models"])) for p in spec["panels"]]
-    points = figures.figure_table(panels, dict(zip(pairs, args.passk)), spec["models"])
+    table = figures.grader_table if args.graders else figures.figure_table
+    points = table(panels, dict(zip(pairs, args.passk)), spec["models"])
     figures.draw(points, spec["title"], args.output, note=spec.get("note"))
 
 
@@ -126,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True)
     p.set_defaults(func=_cmd_count)
 
+    p = sub.add_parser("compare-graders", help="grade samples with ours and the paper's grader")
+    p.add_argument("--spec", type=_spec, required=True, help="{benchmark, n, timeout_s}")
+    p.add_argument("--samples", nargs="+", required=True)
+    p.add_argument("--benchmark-table", required=True)
+    p.add_argument("--disagreements", required=True)
+    p.add_argument("--curves", required=True)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=_cmd_compare_graders)
+
     p = sub.add_parser("passk", help="pass@k for k = 1..n")
     p.add_argument("--counts", required=True)
     p.add_argument("--output", required=True)
@@ -134,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("figure", help="draw one figure grid (PDF + CSV beside it)")
     p.add_argument("--spec", type=_spec, required=True, help="{title, panels, pairs, models, note}")
     p.add_argument("--passk", nargs="+", required=True, help="pass@k tables, in the order of spec.pairs")
+    p.add_argument("--graders", action="store_true", help="the tables are grader comparisons (ours vs paper)")
     p.add_argument("--output", required=True)
     p.set_defaults(func=_cmd_figure)
 

@@ -42,6 +42,24 @@ def figure_table(panels: Sequence[Panel], passk_paths: Mapping[tuple[str, str], 
     return pl.concat(frames)
 
 
+def grader_table(panels: Sequence[Panel], curve_paths: Mapping[tuple[str, str], str | Path],
+                 models: Mapping[str, Mapping[str, str]]) -> pl.DataFrame:
+    """Like ``figure_table`` for grader-comparison tables: one row per (panel, model, grader, k)."""
+    frames = []
+    for panel in panels:
+        for model in panel.models:
+            curves = tables.read_parquet(curve_paths[(model, panel.benchmark)])
+            for grader in ("ours", "paper"):
+                frames.append(curves.select(
+                    pl.lit(panel.row).alias("row"), pl.lit(panel.col).alias("col"),
+                    pl.lit(panel.title).alias("panel"), pl.lit(panel.benchmark).alias("benchmark"),
+                    pl.lit(model).alias("model"), pl.lit(models[model]["label"]).alias("label"),
+                    pl.lit(models[model]["role"]).alias("role"), pl.lit(grader).alias("grader"),
+                    "k", pl.col(f"pass_at_k_{grader}").alias("pass_at_k"),
+                ))
+    return pl.concat(frames)
+
+
 def draw(points: pl.DataFrame, title: str, pdf: str | Path, note: str | None = None) -> None:
     """Render the grid to ``pdf`` and write ``points`` as CSV beside it (both atomically)."""
     sns.set_theme(style="whitegrid", context="paper")
@@ -50,11 +68,12 @@ def draw(points: pl.DataFrame, title: str, pdf: str | Path, note: str | None = N
     for (row, col), panel in points.group_by(["row", "col"], maintain_order=True):
         ax = axes[row][col]
         data = panel.to_pandas()
-        sns.lineplot(data=data, x="k", y="pass_at_k", hue="label", style="role",
+        by_grader = "grader" in data.columns
+        sns.lineplot(data=data, x="k", y="pass_at_k", hue="label", style="grader" if by_grader else "role",
                      palette=[ROLE_COLOURS[r] for r in data.drop_duplicates("label")["role"]],
-                     markers=False, dashes=False, ax=ax, linewidth=1.6)
+                     markers=False, dashes=by_grader, ax=ax, linewidth=1.6)
         powers = data[(data["k"] & (data["k"] - 1)) == 0]
-        for label, group in powers.groupby("label", sort=False):
+        for _, group in powers.groupby(["label", "grader"] if by_grader else "label", sort=False):
             ax.plot(group["k"], group["pass_at_k"], "o", ms=3,
                     color=ROLE_COLOURS[group["role"].iloc[0]])
         ax.set_xscale("log", base=2)
@@ -63,7 +82,8 @@ def draw(points: pl.DataFrame, title: str, pdf: str | Path, note: str | None = N
         ax.set_xlabel("k" if row == n_rows - 1 else "")
         ax.set_ylabel("pass@k" if col == 0 else "")
         handles, labels = ax.get_legend_handles_labels()
-        keep = [(h, lab) for h, lab in zip(handles, labels) if lab in set(data["label"])]
+        shown = set(data["label"]) | (set(data["grader"]) if by_grader else set())
+        keep = [(h, lab) for h, lab in zip(handles, labels) if lab in shown]
         ax.legend(*zip(*keep), fontsize=7, loc="lower right")
     fig.suptitle(title)
     if note:

@@ -63,13 +63,11 @@ def sample(job: ShardJob, benchmark_path: str | Path, output: str | Path, thread
     sample_shard(job, benchmark_path, output, make_engine)
 
 
-def verify(samples_path: str | Path, benchmark_path: str | Path, output: str | Path, *,
-           benchmark: str, grader: str, timeout_s: float, workers: int) -> None:
-    """Judge every sample of one shard against its problem's gold answer."""
+def _judge(samples: pl.DataFrame, golds: pl.DataFrame, samples_path: str | Path, benchmark_path: str | Path,
+           *, grader: str, timeout_s: float, workers: int) -> pl.DataFrame:
+    """Verdicts for ``samples`` (one row each) by one grader."""
     from rlvr_boundary.verify import math as math_verify
 
-    samples = load_samples(samples_path)
-    golds = benchmarks.load(benchmark, benchmark_path).select("problem_id", "gold")
     joined = samples.join(golds, on="problem_id", how="left", maintain_order="left")
     unknown = joined.filter(pl.col("gold").is_null())["problem_id"].unique().to_list()
     if unknown:
@@ -78,11 +76,19 @@ def verify(samples_path: str | Path, benchmark_path: str | Path, output: str | P
         joined["response"].to_list(), joined["gold"].to_list(), grader=grader,
         timeout_s=timeout_s, workers=workers, problem_ids=joined["problem_id"].to_list(),
     )
-    frame = joined.select("problem_id", "sample_index").with_columns(
+    return joined.select("problem_id", "sample_index").with_columns(
         pl.Series("extracted", [v.extracted for v in verdicts], dtype=pl.String),
         pl.Series("correct", [v.correct for v in verdicts], dtype=pl.Boolean),
         pl.Series("status", [v.status for v in verdicts], dtype=pl.String),
     )
+
+
+def verify(samples_path: str | Path, benchmark_path: str | Path, output: str | Path, *,
+           benchmark: str, grader: str, timeout_s: float, workers: int) -> None:
+    """Judge every sample of one shard against its problem's gold answer."""
+    golds = benchmarks.load(benchmark, benchmark_path).select("problem_id", "gold")
+    frame = _judge(load_samples(samples_path), golds, samples_path, benchmark_path,
+                   grader=grader, timeout_s=timeout_s, workers=workers)
     record = tables.provenance(
         stage="verify", grader=grader, timeout_s=timeout_s,
         samples_provenance=tables.read_provenance(samples_path),
@@ -90,44 +96,84 @@ def verify(samples_path: str | Path, benchmark_path: str | Path, output: str | P
     tables.write_parquet(frame, output, record)
 
 
-def count(verdict_paths: Sequence[str | Path], benchmark_path: str | Path, output: str | Path, *,
-          benchmark: str, n_expected: int) -> None:
-    """Per-problem (n, c) from all verdict shards; every problem must have samples 0..n-1."""
-    problems = benchmarks.load(benchmark, benchmark_path).select("problem_id", "index")
-    verdicts = pl.concat([tables.read_parquet(p, VERDICT_SCHEMA) for p in verdict_paths])
+def per_problem_counts(verdicts: pl.DataFrame, problems: pl.DataFrame, n_expected: int, where: str) -> pl.DataFrame:
+    """(n, c) per problem; every problem must have exactly samples 0..n-1, never padded."""
     duplicated = verdicts.select("problem_id", "sample_index").is_duplicated()
     if duplicated.any():
         first = verdicts.filter(duplicated).row(0, named=True)
-        raise ValueError(f"{verdict_paths[0]}: duplicate sample {first['problem_id']}#{first['sample_index']}")
+        raise ValueError(f"{where}: duplicate sample {first['problem_id']}#{first['sample_index']}")
     per_problem = verdicts.group_by("problem_id").agg(
         pl.len().cast(pl.Int64).alias("n"),
         pl.col("correct").sum().cast(pl.Int64).alias("c"),
         pl.col("sample_index").max().alias("last"),
     )
-    counts = problems.join(per_problem, on="problem_id", how="left", maintain_order="left")
+    counts = problems.select("problem_id", "index").join(per_problem, on="problem_id", how="left", maintain_order="left")
     incomplete = counts.filter(
         pl.col("n").is_null() | (pl.col("n") != n_expected) | (pl.col("last") != n_expected - 1)
     )
     if incomplete.height:
         row = incomplete.row(0, named=True)
         raise ValueError(
-            f"{benchmark}: problem {row['problem_id']} has {row['n'] or 0} of {n_expected} samples "
-            f"across {len(verdict_paths)} verdict shards (never padded: rerun the missing shard)"
+            f"{where}: problem {row['problem_id']} has {row['n'] or 0} of {n_expected} samples "
+            "(never padded: rerun the missing shard)"
         )
+    return counts.select(list(COUNT_SCHEMA))
+
+
+def count(verdict_paths: Sequence[str | Path], benchmark_path: str | Path, output: str | Path, *,
+          benchmark: str, n_expected: int) -> None:
+    """Per-problem (n, c) from all verdict shards of one (model, benchmark)."""
+    problems = benchmarks.load(benchmark, benchmark_path)
+    verdicts = pl.concat([tables.read_parquet(p, VERDICT_SCHEMA) for p in verdict_paths])
+    counts = per_problem_counts(verdicts, problems, n_expected, f"{benchmark} ({len(verdict_paths)} verdict shards)")
     record = tables.provenance(
         stage="count", benchmark=benchmark, n=n_expected,
         verdict_provenance=[tables.read_provenance(p) for p in verdict_paths],
     )
-    tables.write_parquet(counts.select(list(COUNT_SCHEMA)), output, record)
+    tables.write_parquet(counts, output, record)
+
+
+def _curve(counts: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    n, c = counts["n"].to_numpy(), counts["c"].to_numpy()
+    ks = np.arange(1, int(n.min()) + 1)
+    return ks, pass_at_k_curve(n, c, ks)
+
+
+def compare_graders(sample_paths: Sequence[str | Path], benchmark_path: str | Path, disagreements: str | Path,
+                    curves: str | Path, *, benchmark: str, n_expected: int, timeout_s: float, workers: int) -> None:
+    """Grade the same samples with our grader and the paper's; keep where they disagree.
+
+    ``disagreements``: one row per sample the graders judge differently. ``curves``: pass@k
+    for k = 1..n under each grader, so a figure can show how far the boundary moves.
+    """
+    problems = benchmarks.load(benchmark, benchmark_path)
+    golds = problems.select("problem_id", "gold")
+    samples = pl.concat([load_samples(p) for p in sample_paths])
+    judged = {
+        grader: _judge(samples, golds, sample_paths[0], benchmark_path, grader=grader,
+                       timeout_s=timeout_s, workers=workers)
+        for grader in ("ours", "paper")
+    }
+    both = judged["ours"].join(judged["paper"], on=["problem_id", "sample_index"], suffix="_paper")
+    differ = both.filter(pl.col("correct") != pl.col("correct_paper")).join(
+        samples.select("problem_id", "sample_index", "response"), on=["problem_id", "sample_index"]
+    ).join(golds, on="problem_id").rename({"extracted": "extracted_ours", "correct": "correct_ours",
+                                           "status": "status_ours"})
+    ks, ours = _curve(per_problem_counts(judged["ours"], problems, n_expected, benchmark))
+    _, paper = _curve(per_problem_counts(judged["paper"], problems, n_expected, benchmark))
+    record = tables.provenance(
+        stage="compare_graders", benchmark=benchmark, n=n_expected, timeout_s=timeout_s,
+        samples_provenance=[tables.read_provenance(p) for p in sample_paths],
+    )
+    tables.write_parquet(differ, disagreements, record)
+    tables.write_parquet(pl.DataFrame({"k": ks, "pass_at_k_ours": ours, "pass_at_k_paper": paper}), curves, record)
 
 
 def passk(counts_path: str | Path, output: str | Path) -> None:
     """pass@k for every k from 1 to n, averaged over problems."""
     counts = tables.read_parquet(counts_path, COUNT_SCHEMA)
-    n, c = counts["n"].to_numpy(), counts["c"].to_numpy()
-    ks = np.arange(1, int(n.min()) + 1)
-    frame = pl.DataFrame({
-        "k": ks, "pass_at_k": pass_at_k_curve(n, c, ks), "n_problems": np.full(ks.size, counts.height),
-    }, schema=PASSK_SCHEMA)
+    ks, curve = _curve(counts)
+    frame = pl.DataFrame({"k": ks, "pass_at_k": curve, "n_problems": np.full(ks.size, counts.height)},
+                         schema=PASSK_SCHEMA)
     record = tables.provenance(stage="passk", counts_provenance=tables.read_provenance(counts_path))
     tables.write_parquet(frame, output, record)

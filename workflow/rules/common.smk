@@ -56,6 +56,13 @@ def sample_spec(wildcards):
     })
 
 
+def sample_shards(wildcards):
+    return [
+        f"results/samples/{wildcards.model}/{wildcards.benchmark}/seed{s.index}.parquet"
+        for s in rb_config.shards(config, wildcards.model, wildcards.benchmark)
+    ]
+
+
 def verdict_shards(wildcards):
     return [
         f"results/verdicts/{wildcards.model}/{wildcards.benchmark}/seed{s.index}.parquet"
@@ -69,6 +76,10 @@ def figure_pairs(wildcards):
 
 def figure_passk(wildcards):
     return [f"results/passk/{m}/{b}.parquet" for m, b in figure_pairs(wildcards)]
+
+
+def figure_grader_curves(wildcards):
+    return [f"results/grader_disagreements/{m}/{b}.passk.parquet" for m, b in figure_pairs(wildcards)]
 
 
 def figure_spec(wildcards):

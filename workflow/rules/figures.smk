@@ -1,5 +1,6 @@
 localrules:
     figure,
+    grader_figure,
 
 
 rule figure:
@@ -17,4 +18,22 @@ rule figure:
         "../../envs/plot.yaml"
     shell:
         "python -m rlvr_boundary figure --spec {params.spec:q} --passk {input:q}"
+        " --output {output.pdf:q} > {log:q} 2>&1"
+
+
+rule grader_figure:
+    """How a figure's pass@k curves move when the paper's grader replaces ours."""
+    input:
+        figure_grader_curves,
+    output:
+        pdf=report("figures/graders/{figure}.pdf", caption="../report/graders.rst", category="Graders"),
+        csv="figures/graders/{figure}.csv",
+    params:
+        spec=figure_spec,
+    log:
+        "logs/figure/graders-{figure}.log",
+    conda:
+        "../../envs/plot.yaml"
+    shell:
+        "python -m rlvr_boundary figure --graders --spec {params.spec:q} --passk {input:q}"
         " --output {output.pdf:q} > {log:q} 2>&1"

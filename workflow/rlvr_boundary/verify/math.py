@@ -5,8 +5,8 @@ A verdict goes through three stages:
 1. extraction (``math_extract``): ``grader="ours"`` or ``grader="paper"`` (the paper repo's
    order, PAPER.md section 5). No answer found -> status ``no_answer``, never a guess.
 2. clean-up (``math_normalize.clean``) of gold and extracted answer alike.
-3. equivalence (``math_equiv.judge``): multiple-choice letters, exact strings and exact
-   numbers first, math-verify only for what is left.
+3. equivalence (``math_equiv.judge``): multiple-choice letters, exact strings, exact
+   numbers, numeric rejection and shapes first; math-verify only for what is left.
 
 Batches are deduplicated twice: on (problem id or gold, extracted answer), then on the
 cleaned pair, so one figure's 10^6 samples cost one check per distinct answer. Engine
@@ -25,7 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rlvr_boundary.verify.math_equiv import Deadline, judge, soft_deadline
+from rlvr_boundary.verify.math_equiv import Deadline, judge, prime, soft_deadline
 from rlvr_boundary.verify.math_extract import extract_ours, extract_paper
 from rlvr_boundary.verify.math_normalize import clean
 from rlvr_boundary.verify.math_pool import EnginePool, Outcome
@@ -47,8 +47,9 @@ class Verdict:
 @dataclass(frozen=True)
 class BatchStats:
     """What a batch cost: rows, distinct (problem, answer) keys, distinct cleaned pairs,
-    engine checks (the rest were settled by the fast paths), their timeouts and errors,
-    and the slowest single check in seconds (the per-answer p100)."""
+    engine checks (the other pairs were settled by the fast paths), engine checks that
+    timed out, distinct answers whose status is "error", and the slowest single check in
+    seconds (fast path or engine: the per-answer p100)."""
 
     rows: int
     unique_answers: int
@@ -98,17 +99,19 @@ def verify(response: str, gold: str, *, grader: str = "ours", timeout_s: float =
     extracted, status = _extract(_check_grader(grader), response)
     if status != "ok":
         return Verdict(False, extracted, status)
-    outcome = _judge_here(_text(gold), extracted, timeout_s)
+    try:
+        pair = clean(_text(gold)), clean(extracted)
+    except Exception:
+        return Verdict(False, extracted, "error")
+    outcome = _quick_outcome(*pair) or _judge_here(*pair, timeout_s)
     return Verdict(outcome.correct, extracted, outcome.status)
 
 
-def _judge_here(gold: str, extracted: str, timeout_s: float) -> Outcome:
+def _judge_here(gold_clean: str, pred_clean: str, timeout_s: float) -> Outcome:
+    """The engine on one cleaned pair in this process, under the soft deadline."""
     start = time.perf_counter()
     try:
         with soft_deadline(timeout_s):
-            gold_clean, pred_clean = clean(gold), clean(extracted)
-            if not gold_clean:
-                return Outcome(False, "error", time.perf_counter() - start)
             correct, status = bool(judge(gold_clean, pred_clean, engine=True)), "ok"
     except Deadline:
         correct, status = False, "timeout"
@@ -172,7 +175,8 @@ class _Batch:
             outcomes[number] = _quick_outcome(*pair)
             if outcomes[number] is None:
                 pending.append((number, pair))
-        for (number, _), outcome in zip(pending, self._engine([pair for _, pair in pending], timeout_s, workers)):
+        engine_outcomes = self._engine([pair for _, pair in pending], timeout_s, workers)
+        for (number, _), outcome in zip(pending, engine_outcomes):
             outcomes[number] = outcome
         verdicts = [
             Verdict(False, extracted, status)
@@ -199,6 +203,7 @@ class _Batch:
             return []
         if workers <= 0:
             return [_judge_here(g, p, timeout_s) for g, p in pairs]
+        prime((gold for gold, _ in pairs), timeout_s)
         with EnginePool(partial(judge, engine=True), workers=workers, timeout_s=timeout_s) as pool:
             return pool.run(pairs)
 
@@ -249,9 +254,9 @@ def verify_parquet(
 ) -> BatchStats:
     """Stream a samples table to a verdicts table with bounded memory.
 
-    Reads ``src`` in record batches, keeping only each row's key number; writes ``dst`` with
-    every input column except ``response_col`` plus ``extracted``, ``correct``, ``status``.
-    Memory is one batch plus the distinct answers, whatever the number of rows.
+    Reads ``src`` in record batches, keeping only each row's key number (4 bytes); writes
+    ``dst`` with every input column except ``response_col`` plus ``extracted``, ``correct``,
+    ``status``, in input order. Memory is one batch plus the distinct answers.
     """
     source = pq.ParquetFile(src)
     wanted = [response_col, gold_col] + ([problem_col] if problem_col else [])
@@ -259,7 +264,8 @@ def verify_parquet(
     def rows() -> Iterable[tuple[object, object, object | None]]:
         for record in source.iter_batches(batch_size=batch_rows, columns=wanted):
             problems = record.column(problem_col).to_pylist() if problem_col else [None] * record.num_rows
-            yield from zip(record.column(response_col).to_pylist(), record.column(gold_col).to_pylist(), problems)
+            responses, golds = record.column(response_col).to_pylist(), record.column(gold_col).to_pylist()
+            yield from zip(responses, golds, problems)
 
     keys, verdicts, stats = _grade_rows(rows(), grader=grader, timeout_s=timeout_s, workers=workers)
     kept = [name for name in source.schema_arrow.names if name != response_col]

@@ -31,16 +31,20 @@ _BOX_JOINER = re.compile(
     r"[\s$]*(?:,|;|\band\b|\bor\b|\\quad|\\qquad|\\text\{\s*(?:and|or|,)\s*\})?[\s$]*"
     r"(?:[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*)?[\s$]*"
 )
-_MINERVA = re.compile(r"final answer is\s*\$(.+?)\$\.?\s*I hope", re.DOTALL)
+_MINERVA = re.compile(r"final answer is\s*\$((?:\\\$|[^$])+?)\$\.?\s*I hope")
 _PHRASE = re.compile(r"\banswer\s*(?:\*\*\s*)?(?::|\bis\b\s*:?)|答案是", re.IGNORECASE)
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _MATH_SPANS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _MAX_PHRASE_CHARS = 300
 _SENTENCE_END = re.compile(r"\n|\.(?=\s|$)|\*\*")
 _TRAILING_PERCENT = re.compile(r"\s*(?:\\%|%)")
 _BARE_MAX_CHARS = 100
-_LATEX_COMMAND = re.compile(r"\\text\{[^{}]*\}|\\[a-zA-Z]+")
+_LATEX_COMMAND = re.compile(
+    r"\\(?:text\w*|mbox|mathrm|operatorname|begin|end)\s*\{[^{}]*\}|\\[a-zA-Z]+"
+)
 _WORD = re.compile(r"[A-Za-z]{3,}")
+# Words that start or join sentences: inside "$...$" they mean the span is broken prose.
+_PROSE_WORDS = frozenset("since from then that this thus hence which where because let note "
+                         "first there here with we the is are so".split())
 
 
 def _match_brace(text: str, open_at: int) -> int | None:
@@ -134,13 +138,15 @@ def phrase_answer(text: str) -> str | None:
 def _unfinished(span: str, in_math: bool) -> bool:
     """A cut-off formula ("13-16=") or prose is not a stated answer.
 
-    Prose: a word of four or more letters inside a math span ("$ Since $" between two
-    broken formulas), or more than two words in a plain sentence ("12 apples" is fine).
+    Prose: a sentence word ("since", "the", ...) inside a math span ("$ Since $" between
+    two broken formulas), or more than two words in a plain sentence ("12 apples" is fine).
     """
-    words = _WORD.findall(_LATEX_COMMAND.sub(" ", span))
+    if span.endswith("="):
+        return True
     if in_math:
-        return span.endswith("=") or any(len(w) > 3 for w in words)
-    return span.endswith("=") or len(words) > 2
+        words = re.findall(r"[A-Za-z]+", _LATEX_COMMAND.sub(" ", span))
+        return any(w.lower() in _PROSE_WORDS for w in words)
+    return len(_WORD.findall(_LATEX_COMMAND.sub(" ", span))) > 2
 
 
 def _bare(text: str) -> str | None:
@@ -154,10 +160,16 @@ def _bare(text: str) -> str | None:
     return None if _WORD.search(_LATEX_COMMAND.sub("", stripped)) else stripped
 
 
+def _last_answer_tag(text: str) -> str | None:
+    """Content of the last complete ``<answer>...</answer>`` block."""
+    close = text.rfind("</answer>")
+    open_at = text.rfind("<answer>", 0, close) if close >= 0 else -1
+    return text[open_at + len("<answer>") : close] if open_at >= 0 else None
+
+
 def extract_ours(response: str) -> str | None:
     """Our extraction order (module docstring); None when the response states no answer."""
-    tags = _ANSWER_TAG.findall(response)
-    scopes = ([tags[-1]] if tags else []) + [response]
+    scopes = [tag, response] if (tag := _last_answer_tag(response)) is not None else [response]
     for scope in scopes:
         minerva = None
         for minerva in _MINERVA.finditer(scope):
@@ -195,5 +207,5 @@ def extract_paper(response: str) -> str | None:
         pred = numbers[-1] if numbers else ""
     pred = re.sub(r"\n\s*", "", pred)
     pred = pred.removeprefix(":")
-    pred = pred.removesuffix(".").removesuffix("/")
+    pred = pred.removesuffix(".").removesuffix("/").strip()  # strip: the repo's strip_string does
     return pred or None

@@ -4,8 +4,10 @@ math-verify's own normalisation is kept (it runs inside the engine); this layer 
 the surface forms it misreads, each of which cost right answers on our labelled set:
 unicode maths (``√``, ``π``, ``½``, ``°``, ``−``), thin-space / ``\\,`` / ``\\ `` thousands
 separators (``12\\ 345`` was parsed as 357), ``2e8``, ``0.\\overline{3}``, a period left
-inside the box. Every rewrite here is meaning-preserving on its own, so it is applied to
-gold and prediction alike and cannot create a false accept by itself.
+inside the box, grouping braces around the whole answer, units after a plain number
+(``12 apples``, ``5\\text{ cm}^2``), an ``Answer:`` prefix. Every rewrite here is
+meaning-preserving on its own, so it is applied to gold and prediction alike and cannot
+create a false accept by itself.
 
 The module also reads plain numbers exactly (``number``), which is the cheap path that lets
 most answers skip sympy entirely.
@@ -115,8 +117,8 @@ _THIN_ONE = re.compile(_THIN_SEP)
 # (", " is accepted too: "58, 500" against a one-number gold is a number, not a pair.)
 _PLAIN_GROUPED = re.compile(r"-?\d{1,3}(?:, ?\d{3})+(?:\.\d+)?|-?\d{1,3}(?: \d{3})+(?:\.\d+)?")
 _SCI_E = re.compile(r"(?<![\w.\\])(\d+(?:\.\d+)?|\.\d+)[eE]([+-]?\d{1,4})(?![\w.])")
-_REPEATING = re.compile(r"(-?)(\d*)\.(\d*)\\(?:overline|bar)\s*\{?(\d+)\}?")
-_TRAILING_PUNCT = re.compile(r"(?:\s|\\[,;:!]|\\quad|\\qquad|\\text\{\s*[.,;]?\s*\}|[.,;])+$")
+_REPEATING = re.compile(r"(?<![\d.])(-?)(\d*)\.(\d*)\\(?:overline|bar)\s*\{?(\d+)\}?")
+_TRAILING_PUNCT = re.compile(r"(?:\s|\\[,;:!]|\\quad|\\qquad|\\text\{\s*[.,;]?\s*\}|[.,;])$")
 _DISPLAY_NOISE = re.compile(r"\\displaystyle|\\left(?![a-zA-Z])|\\right(?![a-zA-Z])|\\!")
 _FRAC_VARIANTS = re.compile(r"\\[dtc]frac(?![a-zA-Z])")
 _FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")
@@ -127,7 +129,15 @@ _DEGREE = re.compile(
 _PERCENT = re.compile(r"\s*(?:\\%|%|\\text\{\s*\\?%\s*\}|\\text\{\s*percent\s*\}|\s+percent)\s*$")
 _ANSWER_PREFIX = re.compile(r"^\s*(?:\\text(?:bf)?\{\s*)?(?:final\s+)?answer\s*:\s*\}?\s*", re.IGNORECASE)
 _MEMBERSHIP = re.compile(r"^[a-zA-Z]\s*\\in\s*")
-_NUMBER_PREFIX = r"[+-]?(?:\d[\d.]*|\.\d+)(?:\s*(?:\\times|\\cdot)\s*10\^\{?[+-]?\d+\}?)?|[+-]?\\frac\{\d+\}\{\d+\}"
+_TEXT_NUMBER = re.compile(r"\\text\s*\{\s*(\d[^{}]*)\}")  # \text{10 ways}
+_EMPTY_SET = re.compile(r"\\varnothing(?![a-zA-Z])|\\\{\s*\\\}")
+# "12 i": math-verify treats a side as complex only when "i" stands alone, so a spaced and
+# an unspaced imaginary part would be read differently; one spelling for both sides.
+_SPACED_I = re.compile(r"(?<=\d)\s+i\b")
+_NUMBER_PREFIX = (
+    r"[+-]?(?:\d[\d.]*|\.\d+)(?:\s*(?:\\times|\\cdot)\s*10\^\{?[+-]?\d+\}?)?"
+    r"|[+-]?\\frac\{\d+\}\{\d+\}"
+)
 # "12 apples", "5\text{ cm}^2", "4.5\times10^{3}\mathrm{~m}": a number followed by units only.
 _NUMBER_WITH_UNITS = re.compile(
     rf"({_NUMBER_PREFIX})\s*(?:(?:\\(?:text|mbox|mathrm)\s*\{{[^{{}}]*\}}(?:\^\{{?\d\}}?)?\s*)+"
@@ -144,12 +154,15 @@ def _repeating(match: re.Match[str]) -> str:
     return rf"{sign}\frac{{{value.numerator}}}{{{value.denominator}}}"
 
 
+_MAX_UNWRAP = 8  # deeper nesting is pathological: left as is (and judged as a raw string)
+
+
 def _unwrap_math(text: str) -> str:
     """Drop math delimiters and redundant grouping braces around the whole answer."""
     text = text.strip()
-    changed = True
-    while changed:
-        changed = False
+    changed, rounds = True, 0
+    while changed and rounds < _MAX_UNWRAP:
+        changed, rounds = False, rounds + 1
         for left, right in _MATH_WRAPPERS:
             if len(text) > len(left) + len(right) and text.startswith(left) and text.endswith(right):
                 text = text[len(left) : -len(right)].strip()
@@ -160,42 +173,51 @@ def _unwrap_math(text: str) -> str:
     return text
 
 
+_MAX_CLEAN_CHARS = 10_000  # longer "answers" are only ever compared as raw strings
+
+
 def clean(text: str) -> str:
     """Meaning-preserving clean-up of one answer (gold or prediction)."""
+    if len(text) > _MAX_CLEAN_CHARS:
+        return text
     text = _unicode(text)
     text = _unwrap_math(text)
     text = text.replace(r"\$", "").replace("$", "")
     text = _ANSWER_PREFIX.sub("", text)
+    text = _THIN_GROUPED.sub(lambda m: _THIN_ONE.sub("", m.group()), text)
     text = _DISPLAY_NOISE.sub("", text)
     text = _FRAC_VARIANTS.sub(r"\\frac", text)
     text = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", text)
-    text = _THIN_GROUPED.sub(lambda m: _THIN_ONE.sub("", m.group()), text)
-    text = _TRAILING_PUNCT.sub("", text).strip()
-    whole = _PLAIN_GROUPED.fullmatch(text)
-    if whole:
+    while trailing := _TRAILING_PUNCT.search(text, max(0, len(text) - 16)):
+        text = text[: trailing.start()]
+    if _PLAIN_GROUPED.fullmatch(text):
         text = text.replace(",", "").replace(" ", "")
     text = _SCI_E.sub(r"\1\\times 10^{\2}", text)
     text = _REPEATING.sub(_repeating, text)
     text = _MEMBERSHIP.sub("", text)
+    if text_number := _TEXT_NUMBER.fullmatch(text):
+        text = text_number.group(1).strip()
+    text = _EMPTY_SET.sub(r"\\emptyset", text)
+    text = _SPACED_I.sub("i", text)
     units = _NUMBER_WITH_UNITS.fullmatch(text)
     return units.group(1) if units else text
 
 
 # --- comparison helpers ------------------------------------------------------------------
 
-_MC_LETTER = re.compile(
-    r"^\s*(?:\\(?:text|textbf|mathrm|mathbf)\s*\{\s*)?\(?\s*([A-E])\s*\)?\s*\}?"
-    r"(?:$|[\s.:)~]|\\[ ,;]|\\quad|\\text|\\)"
-)
-_MC_LABEL = re.compile(r"^\s*(?:\\(?:text|textbf|mathrm|mathbf)\s*\{\s*)?\(([A-E])\)\s*\}?\s*(?:\\[ ,;]|~|:)?\s*")
+_MC_WRAPPED = r"\\(?:text|textbf|mathrm|mathbf)\s*\{\s*\(?\s*([A-E])\s*\)?\s*\}"
+_MC_LETTER = re.compile(rf"\s*(?:{_MC_WRAPPED}|\(\s*([A-E])\s*\)|([A-E])(?![A-Za-z0-9]))")
+# After the letter: nothing, or a separator before the value ("(E) 12", "\textbf{(E)}\ 12").
+_MC_REST = re.compile(r"$|[\s.:~]|\\[ ,;]|\\quad|\\text")
+_MC_LABEL = re.compile(rf"\s*(?:{_MC_WRAPPED}|\(\s*([A-E])\s*\))(?:\s|\\[ ,;]|~|:)+")
 _WRAPPER = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _SPACE_KEEP = re.compile(r"(?<=[A-Za-z0-9])\s+(?=[A-Za-z0-9])")
-_RELATION_ALIASES = ((re.compile(r"\\leq(?![a-zA-Z])"), r"\\le"), (re.compile(r"\\geq(?![a-zA-Z])"), r"\\ge"),
-                     (re.compile(r"\\neq(?![a-zA-Z])"), r"\\ne"))
-_ASSIGNMENT = re.compile(r"^\s*[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?\s*=\s*([^=<>]+)$")
-
-
-_BASE_NUMERAL = re.compile(r"([0-9A-Z]*\d[0-9A-Z]*)(?:_\{?(\d{1,2})\}?)?")
+_RELATION_ALIASES = tuple(
+    (re.compile(rf"\\{long}(?![a-zA-Z])"), rf"\\{short}")
+    for long, short in (("leq", "le"), ("geq", "ge"), ("neq", "ne"))
+)
+_ASSIGNMENT = re.compile(r"^\s*([a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?)\s*=\s*([^=<>]+)$")
+_BASE_NUMERAL = re.compile(r"((?=[0-9A-Z]*\d)[0-9A-Z]+)(?:_\{?(\d{1,2})\}?)?")
 
 
 def base_numeral(text: str) -> tuple[str, int | None] | None:
@@ -205,9 +227,12 @@ def base_numeral(text: str) -> tuple[str, int | None] | None:
 
 
 def mc_letter(text: str) -> str | None:
-    """The multiple-choice letter an answer names (``(A)``, ``\\textbf{(E)}\\ 12``, ``B``)."""
+    """The multiple-choice letter an answer names (``(A)``, ``\\textbf{(E)}\\ 12``, ``B``);
+    None for anything else, including ``(C)+1`` or ``B2``."""
     m = _MC_LETTER.match(text)
-    return m.group(1) if m else None
+    if not m or not _MC_REST.match(text, m.end()):
+        return None
+    return next(g for g in m.groups() if g)
 
 
 def drop_mc_label(text: str) -> str:
@@ -216,36 +241,39 @@ def drop_mc_label(text: str) -> str:
     return text[m.end() :] if m and text[m.end() :].strip() else text
 
 
-def split_suffix(text: str, pattern: re.Pattern[str]) -> tuple[str, bool]:
+def _split_suffix(text: str, pattern: re.Pattern[str]) -> tuple[str, bool]:
     """Remove a trailing percent or degree mark; say whether there was one."""
     stripped = pattern.sub("", text)
     return (stripped, True) if stripped != text and stripped.strip() else (text, False)
 
 
 def split_percent(text: str) -> tuple[str, bool]:
-    return split_suffix(text, _PERCENT)
+    return _split_suffix(text, _PERCENT)
 
 
 def split_degrees(text: str) -> tuple[str, bool]:
-    return split_suffix(text, _DEGREE)
+    return _split_suffix(text, _DEGREE)
 
 
-_COLUMN = re.compile(r"\\begin\{([pbv]?matrix)\}(.*)\\end\{\1\}", re.DOTALL)
+_COLUMN = re.compile(r"(-?)\s*\\begin\{([pbv]?matrix)\}(.*)\\end\{\2\}", re.DOTALL)
 
 
 def column_vector(text: str) -> str | None:
-    """``\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}`` -> ``(1, 2)``; None if not one column."""
+    """``\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}`` -> ``(1, 2)`` (a leading minus negates
+    every entry); None if not one column."""
     m = _COLUMN.fullmatch(text.strip())
-    if not m or "&" in m.group(2):
+    if not m or "&" in m.group(3):
         return None
-    entries = [e.strip() for e in m.group(2).split("\\\\") if e.strip()]
+    entries = [e.strip() for e in m.group(3).split("\\\\") if e.strip()]
+    if m.group(1):
+        entries = [f"-({e})" for e in entries]
     return "(" + ", ".join(entries) + ")" if len(entries) > 1 else None
 
 
-def assignment_rhs(text: str) -> str | None:
-    """``x = 5`` -> ``5``; None for anything that is not one simple assignment."""
+def assignment(text: str) -> tuple[str, str] | None:
+    """``x = 5`` -> ("x", "5"); None for anything that is not one simple assignment."""
     m = _ASSIGNMENT.match(text)
-    return m.group(1).strip() if m and "," not in text else None
+    return (m.group(1), m.group(2).strip()) if m and "," not in text else None
 
 
 def canonical(text: str) -> str:

@@ -5,11 +5,12 @@ sit inside one C call (a huge integer power) where no signal handler runs. Here 
 worker handles one check at a time; the parent waits on the pipes and, when a check
 outlives ``timeout_s``, kills that worker (SIGKILL) and starts a fresh one. Inside the
 worker a float interval timer (``soft_deadline``, 80% of the budget) ends ordinary slow
-checks without the cost of a restart; math-verify's own SIGALRM timeouts only work in a
-main thread and in whole seconds, so they are switched off in favour of these two.
+checks without the cost of a restart; the kill comes at 90%, so no check outlives its
+budget. math-verify's own SIGALRM timeouts work in whole seconds only, so they are off.
 
-Workers are forked (the parent has already imported sympy, so a start costs milliseconds)
-and only run pure-Python sympy code.
+Workers are forked: the parent has already imported sympy (and parsed the golds, see
+``math_equiv.prime``), so a start costs milliseconds. They only run pure-Python sympy
+code, never the parent's threads (polars, pyarrow), which is what makes forking safe.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rlvr_boundary.verify.math_equiv import Deadline, soft_deadline
 
 Check = Callable[[str, str], bool]
 SOFT_SHARE = 0.8  # of timeout_s, spent before the worker gives up by itself
-HARD_SHARE = 0.95  # of timeout_s, after which the parent kills the worker
+HARD_SHARE = 0.9  # of timeout_s, after which the parent kills the worker
 
 
 @dataclass(frozen=True)

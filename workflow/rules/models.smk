@@ -1,0 +1,40 @@
+# Model weights for cluster runs. With `model_cache` set in config.yaml (a folder on
+# storage every node sees), each hub model is downloaded once, at its pinned revision, by a
+# local rule on the login node (compute nodes often have no internet, and fifty sampling
+# jobs must not all pull 60 GB from the hub at once); sampling jobs then load the
+# published folder with the hub offline. Without `model_cache` nothing here is defined
+# and every sampling job loads its model from the hub itself.
+import re
+
+HUB_MODELS = [name for name, spec in config["models"].items() if "hf_id" in spec]
+
+
+def cached_model(wildcards):
+    """The sample rule's weights input: the model's folder in model_cache, when there is one."""
+    if config.get("model_cache") and wildcards.model in HUB_MODELS:
+        return [f"{config['model_cache']}/{wildcards.model}"]
+    return []
+
+
+if config.get("model_cache") and HUB_MODELS:
+
+    localrules:
+        download_model,
+
+    rule download_model:
+        """One hub model at its configured revision, published in the shared model cache."""
+        output:
+            directory(f"{config['model_cache']}/{{model}}"),
+        wildcard_constraints:
+            model="|".join(re.escape(name) for name in HUB_MODELS),
+        params:
+            hf_id=lambda w: config["models"][w.model]["hf_id"],
+            revision=lambda w: config["models"][w.model]["revision"],
+            cache=config["model_cache"],
+        log:
+            "logs/download_model/{model}.log",
+        conda:
+            "../../envs/sampling.yaml"
+        shell:
+            "python -m rlvr_boundary download-model --hf-id {params.hf_id:q} --revision {params.revision:q}"
+            " --cache-dir {params.cache:q} --dest {output:q} > {log:q} 2>&1"
