@@ -9,6 +9,7 @@ configfile: "config.yaml"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/models.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/sample.smk"

@@ -106,7 +106,10 @@ def _cmd_demo_model(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rlvr_boundary", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="rlvr_boundary", description=__doc__,
+        epilog="Also: plan (jobs, tokens and GPU-hours per figure), download-model (weights cache).",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prepare", help="write data/benchmarks/{benchmark}.parquet")
@@ -176,7 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DELEGATED = {"plan": "rlvr_boundary.plan", "download-model": "rlvr_boundary.hub"}
+"""Subcommands whose module parses its own arguments (``python -m rlvr_boundary plan -h``)."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in DELEGATED:
+        import importlib
+
+        return importlib.import_module(DELEGATED[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:

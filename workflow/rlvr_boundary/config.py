@@ -9,6 +9,7 @@ as a KeyError inside a cluster job.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ def _fill_defaults(instance: Any, node: dict[str, Any]) -> None:
         return
     for key, sub in node.get("properties", {}).items():
         if key not in instance and "default" in sub:
-            instance[key] = sub["default"]
+            instance[key] = copy.deepcopy(sub["default"])  # never share the cached schema's objects
         if key in instance:
             _fill_defaults(instance[key], sub)
     extra = node.get("additionalProperties")
@@ -129,9 +130,16 @@ def n_samples(config: dict[str, Any], model: str, benchmark: str) -> int:
 
 
 def shards(config: dict[str, Any], model: str, benchmark: str) -> list[Shard]:
-    """Seed shards covering n samples; raising n appends shards and leaves old ones intact."""
+    """Seed shards covering n samples; raising n appends shards and leaves old ones intact.
+
+    The size is the benchmark's ``shard_size``, halved by the planner until one sampling job
+    fits ``cluster.job_hours``. Samples do not depend on the layout (per-request seeds), so a
+    re-sized layout redraws identical samples under new file names.
+    """
+    from rlvr_boundary.plan import shard_size  # plan builds on this module
+
     n = n_samples(config, model, benchmark)
-    size = config["benchmarks"][benchmark]["shard_size"]
+    size = shard_size(config, model, benchmark)
     return [Shard(i, start, min(size, n - start)) for i, start in enumerate(range(0, n, size))]
 
 

@@ -4,6 +4,8 @@ import json
 from snakemake.exceptions import WorkflowError
 
 from rlvr_boundary import config as rb_config
+from rlvr_boundary import hub as rb_hub
+from rlvr_boundary import plan as rb_plan
 
 try:
     rb_config.validate(config, "config (config.yaml + --configfile overlays)")
@@ -35,21 +37,34 @@ def benchmark_source(wildcards):
 
 
 def model_weights(wildcards):
-    """A local model folder, so a rule that builds it (the demo) runs first."""
+    """The folder the engine loads: a local model (the demo builds it) or the cached download."""
     model = config["models"][wildcards.model]
-    return [model["path"]] if "path" in model else []
+    if "path" in model:
+        return [model["path"]]
+    cached = rb_hub.published_dir(config, wildcards.model)
+    return [cached] if cached else []
 
 
-def tensor_parallel(wildcards):
-    return config["models"][wildcards.model].get("tensor_parallel_size", 1)
+def engine_model(name):
+    """The sampled model's spec: where its weights load from and its GPU layout."""
+    model = config["models"][name]
+    spec = {k: model[k] for k in SAMPLING_MODEL_KEYS if k in model}
+    spec["tensor_parallel_size"] = rb_plan.tensor_parallel_size(config, name)
+    cached = rb_hub.published_dir(config, name)
+    if cached:
+        spec["path"] = cached  # downloaded once by download_model; jobs run with the hub offline
+    return spec
+
+
+def hub_offline(wildcards):
+    return "HF_HUB_OFFLINE=1 " if config.get("model_cache") else ""
 
 
 def sample_spec(wildcards):
-    model = config["models"][wildcards.model]
     shard = rb_config.shard(config, wildcards.model, wildcards.benchmark, int(wildcards.seed))
     return as_json({
         "model_name": wildcards.model,
-        "model": {k: model[k] for k in SAMPLING_MODEL_KEYS if k in model},
+        "model": engine_model(wildcards.model),
         "benchmark": wildcards.benchmark,
         "shard": {"index": shard.index, "start": shard.start, "size": shard.size},
         "sampling": config["sampling"],

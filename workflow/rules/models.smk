@@ -4,16 +4,12 @@
 # jobs must not all pull 60 GB from the hub at once); sampling jobs then load the
 # published folder with the hub offline. Without `model_cache` nothing here is defined
 # and every sampling job loads its model from the hub itself.
+import os
 import re
 
+# The sample rule's weights input for a hub model is rlvr_boundary.hub.published_dir(config,
+# model): this rule's output when model_cache is set, None otherwise.
 HUB_MODELS = [name for name, spec in config["models"].items() if "hf_id" in spec]
-
-
-def cached_model(wildcards):
-    """The sample rule's weights input: the model's folder in model_cache, when there is one."""
-    if config.get("model_cache") and wildcards.model in HUB_MODELS:
-        return [f"{config['model_cache']}/{wildcards.model}"]
-    return []
 
 
 if config.get("model_cache") and HUB_MODELS:
@@ -30,7 +26,7 @@ if config.get("model_cache") and HUB_MODELS:
         params:
             hf_id=lambda w: config["models"][w.model]["hf_id"],
             revision=lambda w: config["models"][w.model]["revision"],
-            cache=config["model_cache"],
+            cache=lambda w, output: os.path.dirname(output[0]),
         log:
             "logs/download_model/{model}.log",
         conda:

@@ -7,14 +7,14 @@ rule sample:
         "results/samples/{model}/{benchmark}/seed{seed}.parquet",
     params:
         spec=sample_spec,
+        offline=hub_offline,
     log:
         "logs/sample/{model}/{benchmark}/seed{seed}.log",
     threads: 2
     resources:
-        gpu=tensor_parallel,
-        tensor_parallel_size=tensor_parallel,
+        **rb_plan.sample_rule_resources(config),  # gpu = tensor-parallel size; runtime grows per attempt
     conda:
         "../../envs/sampling.yaml"
     shell:
-        "python -m rlvr_boundary sample --spec {params.spec:q} --benchmark-table {input.table:q}"
+        "{params.offline}python -m rlvr_boundary sample --spec {params.spec:q} --benchmark-table {input.table:q}"
         " --output {output:q} --threads {threads} > {log:q} 2>&1"
