@@ -36,6 +36,19 @@ def benchmark_source(wildcards):
     return [spec["local"]["path"]] if config["data_source"] == "local" else []
 
 
+# Benchmark keys that change the prepared table (n and shard_size only change sampling).
+PREPARE_BENCHMARK_KEYS = ("local", "hf", "fields", "gold")
+
+
+def prepare_spec(wildcards):
+    spec = config["benchmarks"][wildcards.benchmark]
+    return as_json({
+        "name": wildcards.benchmark,
+        "benchmark": {k: spec[k] for k in PREPARE_BENCHMARK_KEYS if k in spec},
+        "data_source": config["data_source"],
+    })
+
+
 def model_weights(wildcards):
     """The folder the engine loads: a local model (the demo builds it) or the cached download."""
     model = config["models"][wildcards.model]

@@ -5,11 +5,7 @@ rule prepare:
     output:
         "data/benchmarks/{benchmark}.parquet",
     params:
-        spec=lambda w: as_json({
-            "name": w.benchmark,
-            "benchmark": config["benchmarks"][w.benchmark],
-            "data_source": config["data_source"],
-        }),
+        spec=prepare_spec,
     log:
         "logs/prepare/{benchmark}.log",
     conda:
