@@ -62,12 +62,12 @@ MINI_OVERLAY = {
     "sampling": {"max_tokens": 24, "max_model_len": 512, "enforce_eager": True, "chunk_problems": 4, "dtype": "float32"},
     "demo": {
         "benchmarks": {"mini": {"kind": "add", "problems": 8, "seed": 5}},
-        "models": {"short": {"method": "sft", "steps": 20, "seed": 0},
-                   "longer": {"method": "sft", "steps": 40, "seed": 0}},
+        "models": {"short": {"steps": 20, "seed": 0},
+                   "longer": {"steps": 20, "seed": 0, "init_from": "short"}},
     },
     "models": {
         "short": {"path": "data/demo/models/short", "template": "qwen-boxed", "label": "20 steps", "role": "base"},
-        "longer": {"path": "data/demo/models/longer", "template": "qwen-boxed", "label": "40 steps", "role": "rl"},
+        "longer": {"path": "data/demo/models/longer", "template": "qwen-boxed", "label": "20 + 20 steps", "role": "rl"},
     },
     "benchmarks": {"mini": {"local": {"path": "data/demo/mini.jsonl"}, "fields": {"id": "id", "question": "problem"},
                             "gold": {"field": "answer", "extract": "none"}, "n": 4, "shard_size": 2}},

@@ -98,7 +98,7 @@ def _cmd_demo_model(args: argparse.Namespace) -> None:
     from rlvr_boundary import demo
 
     stats = demo.train_model(
-        Path(args.output), steps=args.steps, seed=args.seed, method=args.method,
+        Path(args.output), steps=args.steps, seed=args.seed,
         init_from=Path(args.init_from) if args.init_from else None,
         exclude=[Path(p) for p in args.exclude], threads=args.threads,
     )
@@ -168,7 +168,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo_benchmark)
 
     p = sub.add_parser("demo-model", help="train a tiny demo model offline")
-    p.add_argument("--method", default="sft")
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-from", default=None)

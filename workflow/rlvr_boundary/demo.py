@@ -1,29 +1,26 @@
 """Tiny models and a synthetic benchmark for the CPU demo, all built offline.
 
-The real pipeline needs checkpoints and benchmark files that cannot be downloaded on a CI
-machine without a GPU, so the demo makes its own: a synthetic arithmetic task whose answers
-sit in ``\\boxed{}``, a tokenizer and a tiny ``Qwen2ForCausalLM`` trained on it for about a
-minute, and a second model continued from the first. Both are ordinary Hugging Face
-directories, so vLLM samples them through exactly the code path the real models take.
+The real pipeline needs checkpoints and benchmark files that a CI machine without a GPU or
+a model hub cannot have, so the demo makes its own: a synthetic arithmetic task whose
+answers sit in ``\\boxed{}``, a byte-level BPE tokenizer, and a tiny ``Qwen2ForCausalLM``
+trained on it with a plain torch loop for a minute or two; a second model is the first one
+trained further. Both are ordinary Hugging Face directories, so vLLM samples them through
+exactly the code path the paper's models take.
 
 Training prompts are rendered with :func:`rlvr_boundary.prompts.render` (``qwen-boxed``),
 the very string the sampling rule sends, so the model sees at test time what it was
-trained on. Problems are drawn from a spread of difficulty (1- to 3-digit operands) so
-per-problem pass rates differ: some problems are solved at k=1, some only at large k, some
-never, which is what gives a pass@k curve its shape.
+trained on.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
-import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,72 +29,80 @@ from rlvr_boundary.prompts import render
 TEMPLATE = "qwen-boxed"
 """The prompt template the demo models are trained and sampled with."""
 
+KINDS = ("add", "mixed")
+"""Benchmark variants: additions only, or additions and subtractions. Training covers both."""
+
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
-KINDS: dict[str, tuple[str, ...]] = {"add": ("+",), "mixed": ("+", "-", "*")}
-"""Benchmark variants: the operators each draws from. Training covers all of them."""
+MAX_RESPONSE_TOKENS = 64
+"""Token budget of a worked response (the longest is about 52 with its end token)."""
 
-METHODS = ("sft", "rft")
-
-_VOCAB_SIZE = 512
-_ARCH = dict(
-    hidden_size=128,
-    intermediate_size=512,
-    num_hidden_layers=4,
-    num_attention_heads=4,  # head_dim 32: a size vLLM's CPU attention supports
-    num_key_value_heads=2,
-    max_position_embeddings=512,
-)
-_BATCH = 64
-_LR_FRESH = 3e-3
-_LR_CONTINUED = 5e-4
-_RFT_ROUNDS = 2
-_RFT_PROBLEMS = 256
-_RFT_SAMPLES = 8
-_RFT_MAX_NEW_TOKENS = 48
-# Qwen2's pre-tokenizer regex: digits are split one by one, so numbers are spelled digit by
-# digit (a vocabulary that merged "48" into one token would make arithmetic far harder).
+_ARCH: dict[str, int] = {
+    "hidden_size": 128,
+    "intermediate_size": 512,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,  # head_dim 32: a size vLLM's CPU attention supports
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 512,
+}
+_VOCAB_SIZE = 512  # an upper bound: the task's small corpus runs out of merges before it
+_BATCH = 32
+_LR_FRESH = 2e-3
+_LR_CONTINUED = 5e-4  # lower: a continued run re-warms a model whose rate had decayed to 0
+_TOKENIZER_CORPUS = 2000
+# Qwen2's pre-tokenizer split: digits stand alone, so numbers are spelled digit by digit (a
+# vocabulary that merged "48" into one token would make the arithmetic far harder to learn).
 _QWEN2_SPLIT = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
-_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 
 
 # --------------------------------------------------------------------------- the task
 
 
-def _operand(rng: random.Random, digits: int) -> int:
-    return rng.randint(0 if digits == 1 else 10 ** (digits - 1), 10**digits - 1)
+def _term(rng: random.Random) -> int:
+    return rng.randint(1, 9) if rng.random() < 0.8 else rng.randint(10, 99)
 
 
-def _problem(rng: random.Random, op: str) -> tuple[str, str, str]:
-    """One (question, answer, worked response) triple; operand sizes set the difficulty."""
-    if op == "*":
-        a, b = _operand(rng, rng.randint(1, 2)), _operand(rng, 1)
-    else:
-        a, b = _operand(rng, rng.randint(1, 3)), _operand(rng, rng.randint(1, 3))
-    if op == "-" and a < b:
-        a, b = b, a  # keep answers non-negative: one answer format for the whole task
-    value = {"+": a + b, "-": a - b, "*": a * b}[op]
-    question = f"What is {a} {op} {b}?"
-    response = f"{a} {op} {b} = {value}. The answer is \\boxed{{{value}}}."
-    return question, str(value), response
+def _problem(rng: random.Random, kind: str) -> tuple[str, str, str]:
+    """One (question, answer, worked response) triple: a chain of 2-4 one- or two-digit terms.
+
+    The worked response evaluates left to right, one step per operator, so difficulty grows
+    with the number of steps and with two-digit terms (carries): per-problem pass rates
+    spread from near 1 to 0. Steps recur across problems, so a problem held out of training
+    is still solvable by composing steps learnt elsewhere -- what makes a held-out benchmark
+    meaningful. ``mixed`` draws + and - (never below zero, so every answer is a plain
+    natural number).
+    """
+    total = _term(rng)
+    question, steps = str(total), []
+    for _ in range(rng.randint(1, 3)):
+        term = _term(rng)
+        op = "-" if kind == "mixed" and term <= total and rng.random() < 0.5 else "+"
+        new = total + term if op == "+" else total - term
+        question += f" {op} {term}"
+        steps.append(f"{total} {op} {term} = {new}")
+        total = new
+    response = ", ".join(steps) + f". The answer is \\boxed{{{total}}}."
+    return f"What is {question}?", str(total), response
 
 
 def write_benchmark(path: Path, *, n_problems: int, seed: int, kind: str) -> None:
     """Write ``n_problems`` distinct problems of ``kind`` as jsonl (``id``, ``problem``, ``answer``).
 
     The file has the shape of the project's math benchmark copies, so the demo benchmark
-    passes through the same loading, verifying and pass@k code. It is written to a temporary
+    goes through the same loading, verifying and pass@k code. It is written to a temporary
     file beside ``path`` and renamed, so a killed job never leaves a half-written benchmark.
     """
     if kind not in KINDS:
-        raise ValueError(f"unknown benchmark kind {kind!r}; known: {sorted(KINDS)}")
+        raise ValueError(f"unknown benchmark kind {kind!r}; known: {list(KINDS)}")
+    if n_problems < 1:
+        raise ValueError(f"n_problems must be positive, got {n_problems}")
     rng = random.Random(f"benchmark:{kind}:{seed}")
     seen: set[str] = set()
     rows: list[dict[str, Any]] = []
     while len(rows) < n_problems:
-        question, answer, _ = _problem(rng, rng.choice(KINDS[kind]))
+        question, answer, _ = _problem(rng, kind)
         if question not in seen:
             seen.add(question)
             rows.append({"id": len(rows), "problem": question, "answer": answer})
@@ -107,13 +112,15 @@ def write_benchmark(path: Path, *, n_problems: int, seed: int, kind: str) -> Non
     try:
         with os.fdopen(fd, "w") as handle:
             handle.writelines(json.dumps(row) + "\n" for row in rows)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the file from other accounts
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
 
 
-def _read_questions(paths: Iterable[Path]) -> set[str]:
+def read_questions(paths: Iterable[Path]) -> set[str]:
+    """The ``problem`` strings of benchmark jsonl files (what training must never see)."""
     questions: set[str] = set()
     for path in paths:
         with open(path) as handle:
@@ -121,34 +128,31 @@ def _read_questions(paths: Iterable[Path]) -> set[str]:
     return questions
 
 
-def training_problems(seed: int, exclude: set[str]) -> Iterable[tuple[str, str, str]]:
-    """Endless fresh training problems of every kind, never one whose question is excluded."""
-    rng = random.Random(f"train:{seed}")
-    ops = KINDS["mixed"]
+def training_problems(stream: str, exclude: set[str]) -> Iterator[tuple[str, str, str]]:
+    """Endless fresh problems of every kind from a named random stream, minus ``exclude``."""
+    rng = random.Random(f"train:{stream}")
     while True:
-        problem = _problem(rng, rng.choice(ops))
+        problem = _problem(rng, rng.choice(KINDS))
         if problem[0] not in exclude:
             yield problem
-
-
-def boxed_answer(text: str) -> str | None:
-    """Content of the last ``\\boxed{}`` in ``text`` (rejection sampling's own exact check)."""
-    found = _BOXED.findall(text)
-    return found[-1].strip() if found else None
 
 
 # --------------------------------------------------------------------------- the model
 
 
 def _build_tokenizer(corpus: Iterable[str]) -> Any:
-    """A byte-level BPE tokenizer (vocab 512) with Qwen's chat-markup special tokens.
+    """A byte-level BPE tokenizer with Qwen's chat-markup special tokens.
 
-    Byte level means any string round-trips exactly, including prompts the model never saw.
+    Byte level means any string round-trips exactly, including prompts the model never saw;
+    ``clean_up_tokenization_spaces`` is off so decoding never edits spaces before punctuation.
+    The NFC normalizer is Qwen2's: ``AutoTokenizer`` loads the saved directory as a
+    ``Qwen2Tokenizer``, which imposes it, and training must tokenize as vLLM will.
     """
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
+    tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [
             pre_tokenizers.Split(Regex(_QWEN2_SPLIT), behavior="isolated"),
@@ -173,6 +177,10 @@ def _build_tokenizer(corpus: Iterable[str]) -> Any:
     )
 
 
+def _eos_ids(tokenizer: Any) -> list[int]:
+    return [tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
+
+
 def _new_model(tokenizer: Any, seed: int) -> Any:
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
@@ -182,7 +190,7 @@ def _new_model(tokenizer: Any, seed: int) -> Any:
         vocab_size=len(tokenizer),
         tie_word_embeddings=True,
         rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
-        bos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+        bos_token_id=tokenizer.pad_token_id,
         eos_token_id=_eos_ids(tokenizer),
         pad_token_id=tokenizer.pad_token_id,
         **_ARCH,
@@ -190,20 +198,16 @@ def _new_model(tokenizer: Any, seed: int) -> Any:
     return Qwen2ForCausalLM(config)
 
 
-def _eos_ids(tokenizer: Any) -> list[int]:
-    return [tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
-
-
-def _batch(tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+def _batch(tokenizer: Any, problems: Sequence[tuple[str, str, str]]) -> dict[str, Any]:
     """Right-padded ids with labels on the response and its ``<|im_end|>`` only.
 
     Prompt and response are tokenized separately, so the prompt's ids are exactly those the
-    engine produces from the prompt string alone.
+    engine makes of the prompt string alone.
     """
     import torch
 
-    prompts = tokenizer([render(TEMPLATE, q) for q, _ in pairs])["input_ids"]
-    responses = tokenizer([r for _, r in pairs])["input_ids"]
+    prompts = tokenizer([render(TEMPLATE, q) for q, _, _ in problems])["input_ids"]
+    responses = tokenizer([r for _, _, r in problems])["input_ids"]
     end = tokenizer.convert_tokens_to_ids("<|im_end|>")
     rows = [(p, r + [end]) for p, r in zip(prompts, responses, strict=True)]
     width = max(len(p) + len(r) for p, r in rows)
@@ -217,21 +221,25 @@ def _batch(tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def _fit(model: Any, tokenizer: Any, batches: Iterable[Sequence[tuple[str, str]]], steps: int,
+def _fit(model: Any, tokenizer: Any, problems: Iterator[tuple[str, str, str]], steps: int,
          lr: float) -> float:
-    """AdamW with linear warm-up and cosine decay; returns the mean loss of the last 10 steps."""
+    """AdamW, warm-up / stable / decay schedule; returns the mean loss of the last 10 steps.
+
+    The rate stays at its peak until 80% of the steps: the task is learnt in a sudden drop
+    of the loss (once the model copies the right terms) that an early-decaying schedule
+    would push past the end of a short run; the final linear decay then settles the model.
+    """
     import torch
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
-    warmup = max(1, steps // 10)
+    warmup, decay = max(1, steps // 10), max(1, steps // 5)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: min((s + 1) / warmup, 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))),
+        optimizer, lambda s: min((s + 1) / warmup, 1.0, (steps - s) / decay)
     )
     model.train()
     losses: list[float] = []
-    for _, pairs in zip(range(steps), batches):
-        loss = model(**_batch(tokenizer, pairs)).loss
+    for _ in range(steps):
+        loss = model(**_batch(tokenizer, [next(problems) for _ in range(_BATCH)])).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -240,129 +248,23 @@ def _fit(model: Any, tokenizer: Any, batches: Iterable[Sequence[tuple[str, str]]
         losses.append(loss.item())
     model.eval()
     tail = losses[-10:]
-    return sum(tail) / len(tail) if tail else float("nan")
+    return sum(tail) / len(tail)
 
 
-def _chunks(items: Iterable[tuple[str, str, str]], size: int) -> Iterable[list[tuple[str, str]]]:
-    batch: list[tuple[str, str]] = []
-    for question, _, response in items:
-        batch.append((question, response))
-        if len(batch) == size:
-            yield batch
-            batch = []
+def _save_atomically(output_dir: Path, model: Any, tokenizer: Any, stats: dict[str, Any]) -> None:
+    """Build the directory beside ``output_dir`` and rename it into place.
 
-
-def _sample_correct(model: Any, tokenizer: Any, problems: Sequence[tuple[str, str, str]],
-                    seed: int) -> list[tuple[str, str]]:
-    """Rejection sampling: T=1 samples whose boxed answer equals the gold string exactly."""
-    import torch
-    from transformers import GenerationConfig
-
-    torch.manual_seed(seed)
-    config = GenerationConfig(
-        do_sample=True, temperature=1.0, top_p=1.0, top_k=0, max_new_tokens=_RFT_MAX_NEW_TOKENS,
-        num_return_sequences=_RFT_SAMPLES, eos_token_id=_eos_ids(tokenizer),
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    tokenizer.padding_side = "left"
-    kept: list[tuple[str, str]] = []
-    for start in range(0, len(problems), 64):
-        chunk = problems[start : start + 64]
-        inputs = tokenizer([render(TEMPLATE, q) for q, _, _ in chunk], return_tensors="pt",
-                           padding=True)
-        with torch.no_grad():
-            out = model.generate(**inputs, generation_config=config)
-        texts = tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :],
-                                       skip_special_tokens=True)
-        for i, text in enumerate(texts):
-            question, answer, _ = chunk[i // _RFT_SAMPLES]
-            if boxed_answer(text) == answer:
-                kept.append((question, text.strip()))
-    tokenizer.padding_side = "right"
-    return kept
-
-
-def _replay(pairs: Sequence[tuple[str, str]], seed: int) -> Iterable[list[tuple[str, str]]]:
-    rng = random.Random(seed)
-    while True:
-        yield rng.sample(pairs, min(_BATCH, len(pairs)))
-
-
-def train_model(
-    output_dir: Path,
-    *,
-    steps: int,
-    seed: int,
-    method: str = "sft",
-    init_from: Path | None = None,
-    exclude: Sequence[Path] = (),
-    threads: int = 2,
-) -> dict[str, Any]:
-    """Train a tiny Qwen2 model on the arithmetic task and save it as a HF directory.
-
-    ``method="sft"`` trains on freshly generated worked solutions (from scratch, or on top of
-    ``init_from``). ``method="rft"`` needs ``init_from``: it is rejection-sampling fine-tuning,
-    the smallest RLVR-like procedure -- in each of a few rounds the current model samples
-    several T=1 answers per fresh problem, only answers whose boxed content is exactly right
-    are kept (a verifiable reward of 0/1), and the model is fine-tuned on those; ``steps`` is
-    the total number of fine-tuning steps. Problems whose question appears in an ``exclude``
-    benchmark file are never trained on. The directory is built beside ``output_dir`` and
-    renamed into place. Returns training statistics (also saved as ``demo_training.json``).
+    A killed job then leaves either no model or a whole one, never a directory that loads
+    with missing weights.
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
-
-    if method not in METHODS:
-        raise ValueError(f"unknown training method {method!r}; known: {list(METHODS)}")
-    if method == "rft" and init_from is None:
-        raise ValueError("method 'rft' fine-tunes an existing model: give init_from")
-    torch.set_num_threads(threads)
-    started = time.perf_counter()
-    problems = training_problems(seed, _read_questions(exclude))
-
-    if init_from is None:
-        corpus = [render(TEMPLATE, q) + r + "<|im_end|>" for q, _, r in
-                  (next(problems) for _ in range(2000))]
-        tokenizer = _build_tokenizer(corpus)
-        model = _new_model(tokenizer, seed)
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(init_from)
-        model = AutoModelForCausalLM.from_pretrained(init_from, dtype=torch.float32)
-        torch.manual_seed(seed)
-    model.generation_config = GenerationConfig(
-        bos_token_id=model.config.bos_token_id, eos_token_id=_eos_ids(tokenizer),
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    tokenizer.padding_side = "right"
-    lr = _LR_FRESH if init_from is None else _LR_CONTINUED
-
-    stats: dict[str, Any] = {"method": method, "seed": seed, "steps": steps,
-                             "init_from": str(init_from) if init_from else None}
-    if method == "sft":
-        stats["final_loss"] = _fit(model, tokenizer, _chunks(problems, _BATCH), steps, lr)
-    else:
-        rounds: list[dict[str, Any]] = []
-        per_round = [steps // _RFT_ROUNDS + (r < steps % _RFT_ROUNDS) for r in range(_RFT_ROUNDS)]
-        for r, round_steps in enumerate(per_round):
-            batch = [next(problems) for _ in range(_RFT_PROBLEMS)]
-            kept = _sample_correct(model, tokenizer, batch, seed * 1000 + r)
-            if not kept:
-                raise RuntimeError(f"rft round {r}: no correct sample to fine-tune on")
-            loss = _fit(model, tokenizer, _replay(kept, seed * 1000 + r), round_steps, lr)
-            rounds.append({"kept": len(kept), "sampled": len(batch) * _RFT_SAMPLES,
-                           "solved_problems": len({q for q, _ in kept}), "final_loss": loss})
-        stats["rounds"] = rounds
-        stats["final_loss"] = rounds[-1]["final_loss"]
-    stats["parameters"] = sum(p.numel() for p in model.parameters())
-    stats["seconds"] = round(time.perf_counter() - started, 1)
-
-    output_dir = Path(output_dir)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "demo_training.json").write_text(json.dumps(stats, indent=2) + "\n")
+        for item in (tmp, *tmp.iterdir()):  # mkdtemp makes 0700; a model dir is shared
+            item.chmod(0o755 if item.is_dir() else 0o644)
         if output_dir.exists():
             old = tmp.with_name(tmp.name + ".old")
             os.rename(output_dir, old)
@@ -373,4 +275,67 @@ def train_model(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def train_model(
+    output_dir: Path,
+    *,
+    steps: int,
+    seed: int,
+    init_from: Path | None = None,
+    exclude: Sequence[Path] = (),
+    threads: int = 2,
+) -> dict[str, Any]:
+    """Train a tiny Qwen2 model on the arithmetic task and save it as a Hugging Face directory.
+
+    From scratch (``init_from=None``) it first builds the tokenizer from rendered prompts and
+    responses; otherwise it loads model and tokenizer from ``init_from`` and trains further
+    at a lower rate. Each step is a batch of freshly generated worked solutions (loss on the
+    response tokens only); the problem stream is named by ``seed`` and by the steps the
+    model has already had, so a continued run draws different problems than its start.
+    Problems whose question appears in an ``exclude`` benchmark file are never trained on.
+    The directory holds safetensors weights, the tokenizer, a ``generation_config.json``
+    whose eos ids are ``<|im_end|>`` and ``<|endoftext|>``, and ``demo_training.json`` with
+    the returned statistics (steps, total_steps, final_loss, seconds, parameters).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    if steps < 1:
+        raise ValueError(f"steps must be positive, got {steps}")
+    torch.set_num_threads(threads)
+    started = time.perf_counter()
+    exclude_questions = read_questions(exclude)
+    if init_from is None:
+        steps_before = 0
+        corpus_problems = training_problems(f"{seed}:tokenizer", exclude_questions)
+        tokenizer = _build_tokenizer(
+            render(TEMPLATE, q) + r + "<|im_end|>"
+            for q, _, r in (next(corpus_problems) for _ in range(_TOKENIZER_CORPUS))
+        )
+        model = _new_model(tokenizer, seed)
+    else:
+        steps_before = json.loads((Path(init_from) / "demo_training.json").read_text())["total_steps"]
+        tokenizer = AutoTokenizer.from_pretrained(init_from)
+        model = AutoModelForCausalLM.from_pretrained(init_from, dtype=torch.float32)
+        torch.manual_seed(seed)
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.pad_token_id,
+        eos_token_id=_eos_ids(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    tokenizer.padding_side = "right"
+    problems = training_problems(f"{seed}:{steps_before}", exclude_questions)
+    final_loss = _fit(model, tokenizer, problems, steps, _LR_FRESH if init_from is None else _LR_CONTINUED)
+    stats: dict[str, Any] = {
+        "seed": seed,
+        "steps": steps,
+        "total_steps": steps_before + steps,
+        "init_from": str(init_from) if init_from is not None else None,
+        "final_loss": round(final_loss, 4),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "threads": threads,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    _save_atomically(Path(output_dir), model, tokenizer, stats)
     return stats

@@ -20,7 +20,7 @@ rule demo_benchmark:
 
 
 rule demo_model:
-    """A tiny Qwen2 trained on the arithmetic task (or continued from another demo model)."""
+    """A tiny Qwen2 trained on the arithmetic task (or trained further from another demo model)."""
     input:
         init=demo_model_init,
         exclude=lambda w: [f"data/demo/{b}.jsonl" for b in config["demo"]["benchmarks"]],
@@ -35,6 +35,6 @@ rule demo_model:
     conda:
         "../../envs/sampling.yaml"
     shell:
-        "python -m rlvr_boundary demo-model --method {params.spec[method]} --steps {params.spec[steps]}"
+        "python -m rlvr_boundary demo-model --steps {params.spec[steps]}"
         " --seed {params.spec[seed]} {params.init} --exclude {input.exclude:q} --threads {threads}"
         " --output {output:q} > {log:q} 2>&1"
