@@ -103,3 +103,60 @@ def stop_rule(template: str, policy: str, model_path: str = "") -> StopRule:
         ids = _QWEN2_STOP_TOKEN_IDS if "qwen2" in model_path.lower() else ()
         return StopRule(strings=tuple(strings), token_ids=ids)
     raise ValueError(f"unknown stop policy {policy!r}; known: ['markup', 'paper']")
+
+
+# =======================================================================================
+# Code prompts (appended for the code experiments: paper Figs. 24 and 25)
+# =======================================================================================
+# Unlike the math templates above, these are the paper's Appendix E strings with Qwen chat
+# markup, byte-equal to PAPER.md section 4a -- including the "```python" assistant prefill the
+# authors append so that base and RL models both answer with code. A response continues
+# that prefill (``rlvr_boundary.verify.code.CODE_PREFILL``). The LiveCodeBench repo's own Qwen
+# template has no "### Format:" headers; the paper's figure has them, and we follow the paper.
+
+from collections.abc import Mapping  # noqa: E402
+
+LCB_FORMATTING_WITH_STARTER_CODE = (
+    "You will use the following starter code to write the solution to the problem and enclose your "
+    "code within delimiters."
+)
+LCB_FORMATTING_WITHOUT_STARTER_CODE = (
+    "Read the inputs from stdin solve the problem and write the answer to stdout (do not directly test "
+    "on the sample inputs). Enclose your code within delimiters as follows. Ensure that when the python "
+    "program runs, it reads the inputs, runs the algorithm and writes output to STDOUT."
+)
+
+LIVECODEBENCH_CODE = (
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+    "You will be given a question (problem specification) and will generate a correct Python program "
+    "that matches the specification and passes all tests. You will NOT return anything except for the "
+    "program.\n\nQuestion: {question}\n\n### Format:\n{format_block}<|im_end|>\n<|im_start|>assistant\n```python"
+)
+"""Fig. 24, LiveCodeBench; ``format_block`` is one of the two blocks below."""
+LCB_WITH_STARTER_BLOCK = LCB_FORMATTING_WITH_STARTER_CODE + "\n```python\n{starter_code}\n```\n\n"
+LCB_WITHOUT_STARTER_BLOCK = LCB_FORMATTING_WITHOUT_STARTER_CODE + "\n```python\n# YOUR CODE HERE\n```\n\n"
+
+EVALPLUS_CODE = (
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+    "Please provide a self-contained Python script that solves the following problem in a markdown "
+    "code block:\n```\n{question}\n```\n<|im_end|>\n<|im_start|>assistant\n"
+    "Below is a Python script with a self-contained function that solves the problem and passes "
+    "corresponding tests:\n```python"
+)
+"""Fig. 25, HumanEval+ and MBPP+ (evalplus's instruction and response prefix)."""
+
+CODE_TEMPLATES: dict[str, str] = {"livecodebench": LIVECODEBENCH_CODE, "evalplus": EVALPLUS_CODE}
+
+
+def render_code(template: str, task: Mapping[str, object]) -> str:
+    """The prompt for one code task, a row of the prepared table (``question``, ``starter_code``).
+
+    Values are substituted once and never re-parsed, so braces in a problem are safe.
+    """
+    if template == "evalplus":
+        return EVALPLUS_CODE.format(question=task["question"])
+    if template == "livecodebench":
+        starter = str(task.get("starter_code") or "")
+        block = LCB_WITH_STARTER_BLOCK.format(starter_code=starter) if starter else LCB_WITHOUT_STARTER_BLOCK
+        return LIVECODEBENCH_CODE.format(question=task["question"], format_block=block)
+    raise ValueError(f"unknown code template {template!r}; known: {sorted(CODE_TEMPLATES)}")

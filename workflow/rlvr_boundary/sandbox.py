@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import itertools
 import json
 import math
@@ -73,7 +74,6 @@ __all__ = [
     "isolation",
     "read_frames",
     "run",
-    "write_frame",
 ]
 
 WORK_DIR = "/sbx/work"
@@ -179,6 +179,8 @@ class RunResult:
     stdout: bytes
     stderr: bytes
     records: list[bytes] = field(default_factory=list)
+    host_uid: int = -1
+    """The uid the program's processes had on the host (root mode: unique to this run)."""
     wall_s: float = 0.0
     cpu_s: float = 0.0
     max_rss_kib: int = 0
@@ -197,16 +199,7 @@ class Isolation:
 
 
 # --------------------------------------------------------------------------------------
-# record channel framing
-
-
-def write_frame(fd: int, payload: bytes) -> None:
-    """Write one length-prefixed frame (the record-channel format) to ``fd``."""
-    data = _FRAME_HEADER.pack(len(payload)) + payload
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+# record channel framing (4-byte big-endian length, then the payload)
 
 
 def read_frames(buffer: bytearray) -> list[bytes]:
@@ -235,7 +228,9 @@ def _check(ret: int, what: str) -> None:
 
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    enc = lambda s: None if s is None else s.encode()  # noqa: E731
+    def enc(text: str | None) -> bytes | None:
+        return None if text is None else text.encode()
+
     _check(_libc.mount(enc(source), target.encode(), enc(fstype), flags, enc(data)), f"mount {target}")
 
 
@@ -369,7 +364,8 @@ class _Cgroup:
         os.mkdir(path)
         group = cls([path])
         Path(path, "memory.max").write_text(str(limits.memory_bytes))
-        Path(path, "memory.swap.max").write_text("0") if Path(path, "memory.swap.max").exists() else None
+        if Path(path, "memory.swap.max").exists():
+            Path(path, "memory.swap.max").write_text("0")
         Path(path, "pids.max").write_text(str(limits.nproc + 2))
         return group
 
@@ -458,7 +454,8 @@ def _build_root(spec: _Spec, run_id: int) -> None:
     os.makedirs(root + WORK_DIR)
     _mount("tmpfs", root + WORK_DIR, "tmpfs", _MS_NOSUID | _MS_NODEV,
            f"size={spec.limits.workdir_bytes},mode=0755,uid={owner},gid={owner}")
-    os.symlink(WORK_DIR, root + "/tmp")
+    if not os.path.lexists(root + "/tmp"):  # an extra bind under /tmp keeps /tmp a read-only dir
+        os.symlink(WORK_DIR, root + "/tmp")
     os.makedirs(root + JOB_DIR)
     for name, content in spec.files.items():
         if "/" in name or name in ("", ".", ".."):
@@ -491,54 +488,44 @@ def _program(spec: _Spec, run_id: int, fds: dict[str, int], alive_r: int) -> Non
     """PID 1 of the new namespaces: build the root, drop privileges, exec. Never returns."""
     err_fd = fds["err"]
     try:
+        max_fd = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         _build_root(spec, run_id)
-        stdin_fd = os.open("/dev/null", os.O_RDONLY)
-        if spec.stdin is not None:
-            os.close(stdin_fd)
+        if spec.stdin is None:
+            stdin_fd = os.open("/dev/null", os.O_RDONLY)
+        else:
             stdin_fd = os.memfd_create("stdin", 0)
             os.write(stdin_fd, spec.stdin)
             os.lseek(stdin_fd, 0, os.SEEK_SET)
         os.chdir(WORK_DIR)
         os.umask(0o022)
         _set_limits(spec.limits)
+        ident = UID_BASE + run_id if spec.mode == "root" else INNER_ID
         if spec.mode == "root":
-            ident = UID_BASE + run_id
-        else:
-            ident = INNER_ID
-        os.setgroups([]) if spec.mode == "root" else None
+            os.setgroups([])
         os.setresgid(ident, ident, ident)
         os.setresuid(ident, ident, ident)
         _check(_libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
         _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
-        poller = selectors.DefaultSelector()
-        poller.register(alive_r, selectors.EVENT_READ)
-        if poller.select(0):
-            os._exit(126)  # the keeper died before we armed the death signal
-        poller.close()
-        # Move the sources above the target range, then place them at 0..3.
-        sources = [os.dup(fd) for fd in (stdin_fd, fds["out"], fds["err_out"], fds["rec"])]
-        high = [fcntl_dupfd(fd, 64) for fd in sources]
-        err_fd = fcntl_dupfd(err_fd, 64 + len(high), cloexec=True)
+        with selectors.DefaultSelector() as poller:
+            poller.register(alive_r, selectors.EVENT_READ)
+            if poller.select(0):
+                os._exit(126)  # the keeper died before the death signal was armed
+        # Lift the four sources above the target range, then place them at fds 0..3.
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in (stdin_fd, fds["out"], fds["err_out"], fds["rec"])]
+        err_fd = fcntl.fcntl(err_fd, fcntl.F_DUPFD_CLOEXEC, 64)
         for target, fd in enumerate(high):
             os.dup2(fd, target, inheritable=True)
         os.closerange(RECORD_FD + 1, err_fd)
-        os.closerange(err_fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+        os.closerange(err_fd + 1, max_fd)
         os.execve(spec.argv[0], list(spec.argv), spec.env)
     except BaseException:
         try:
             os.write(err_fd, traceback.format_exc().encode()[-4000:])
         finally:
             os._exit(127)
-
-
-def fcntl_dupfd(fd: int, lowest: int, cloexec: bool = False) -> int:
-    """Duplicate ``fd`` to the lowest free descriptor >= ``lowest`` (F_DUPFD[_CLOEXEC])."""
-    import fcntl
-
-    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC if cloexec else fcntl.F_DUPFD, lowest)
 
 
 def _keeper(spec: _Spec, fds: dict[str, int], parent: int, cgroup: _Cgroup | None) -> None:
@@ -619,7 +606,7 @@ def run(
     """Run ``argv`` (absolute path first, e.g. ``sys.executable``) in a fresh sandbox.
 
     ``files`` are placed read-only in ``JOB_DIR``; the working directory is ``WORK_DIR``.
-    Records the program writes to fd 3 with :func:`write_frame` are passed to ``on_record``
+    Records the program writes to fd 3 (4-byte big-endian length + payload) go to ``on_record``
     as they arrive (return False to stop the run at once) or, without a callback, collected
     in ``RunResult.records``. Raises :class:`SandboxError` when the sandbox could not start
     the program, :class:`SandboxUnavailable` when this machine cannot isolate at all.
@@ -639,16 +626,19 @@ def run(
 
 
 def _run_spec(spec: _Spec, cgroup_kind: str | None, on_record: Callable[[bytes], bool] | None) -> RunResult:
+    """Fork the keeper, then pump its pipes until every writer is gone, enforcing the limits."""
     limits = spec.limits
+    _mountpoint()
+    try:
+        cgroup = _Cgroup.create(cgroup_kind, limits) if cgroup_kind else None
+    except OSError as exc:
+        raise SandboxError(f"cannot create the run's cgroup: {exc}") from exc
     pipes = {name: os.pipe2(os.O_CLOEXEC) for name in ("out", "err_out", "rec", "status", "err")}
-    fds = {
-        "out": pipes["out"][1],
-        "err_out": pipes["err_out"][1],
-        "rec": pipes["rec"][1],
-        "status": pipes["status"][1],
-        "err": pipes["err"][1],
-    }
-    cgroup = _Cgroup.create(cgroup_kind, limits) if cgroup_kind else None
+    try:  # a 1 MiB record pipe (the unprivileged maximum) moves large results in fewer steps
+        fcntl.fcntl(pipes["rec"][1], fcntl.F_SETPIPE_SZ, 1 << 20)
+    except OSError:
+        pass
+    child_ends = {name: w for name, (_r, w) in pipes.items()}
     started = time.monotonic()
     parent = os.getpid()
     try:
@@ -661,20 +651,21 @@ def _run_spec(spec: _Spec, cgroup_kind: str | None, on_record: Callable[[bytes],
             cgroup.remove()
         raise
     if keeper == 0:
-        _keeper(spec, fds, parent, cgroup)
-    for w in fds.values():
+        _keeper(spec, child_ends, parent, cgroup)
+    for w in child_ends.values():
         os.close(w)
-    readers = {pipes[name][0]: name for name in pipes}
-    stdout, stderr = _Capture(limits.output_bytes), _Capture(limits.output_bytes)
-    status_data, error_data, record_buffer = bytearray(), bytearray(), bytearray()
+    readers = {r: name for name, (r, _w) in pipes.items()}
+    captured = {"out": _Capture(limits.output_bytes), "err_out": _Capture(limits.output_bytes),
+                "status": _Capture(1 << 16), "err": _Capture(1 << 16)}
+    record_buffer = bytearray()
     records: list[bytes] = []
     record_total = 0
     reason: str | None = None
     stop_sent_at: float | None = None
+    killed = False
     selector = selectors.DefaultSelector()
     for fd in readers:
         selector.register(fd, selectors.EVENT_READ)
-    keeper_status: int | None = None
     try:
         while readers:
             now = time.monotonic()
@@ -683,81 +674,60 @@ def _run_spec(spec: _Spec, cgroup_kind: str | None, on_record: Callable[[bytes],
             if reason is not None and stop_sent_at is None:
                 stop_sent_at = now
                 _signal(keeper, signal.SIGTERM)
-            if stop_sent_at is not None and now - stop_sent_at > 5.0:
-                _signal(keeper, signal.SIGKILL)  # last resort; PID 1 has a death signal
-                stop_sent_at = math.inf
-            wait = 0.5 if reason is not None else max(0.0, limits.wall_s - (now - started)) + 0.01
-            if keeper_status is not None:
-                wait = min(wait, 0.05)
-            events = selector.select(timeout=wait)
-            if not events and keeper_status is None:
-                done, keeper_status = _reap(keeper)
-                if done and not any(name in ("out", "err_out", "rec") for name in readers.values()):
-                    break
-            if not events and keeper_status is not None:
-                if time.monotonic() - started > limits.wall_s + 10:
-                    break  # every writer is gone; nothing more can arrive
-            for key, _ in events:
-                fd = key.fd
-                chunk = os.read(fd, 1 << 16)
-                name = readers[fd]
+            if stop_sent_at is not None and not killed and now - stop_sent_at > 5.0:
+                _signal(keeper, signal.SIGKILL)  # last resort: PID 1 has a death signal
+                killed = True
+            if now - started > limits.wall_s + 30.0:
+                break  # cannot happen while the kernel kills namespaces; never hang regardless
+            wait = 0.25 if reason is not None else limits.wall_s - (now - started) + 0.01
+            for key, _ in selector.select(timeout=max(wait, 0.0)):
+                chunk = os.read(key.fd, 1 << 20)
+                name = readers[key.fd]
                 if not chunk:
-                    selector.unregister(fd)
-                    os.close(fd)
-                    del readers[fd]
-                    continue
-                if name == "out":
-                    stdout.add(chunk)
-                elif name == "err_out":
-                    stderr.add(chunk)
-                elif name == "status":
-                    status_data += chunk
-                elif name == "err":
-                    error_data += chunk
+                    selector.unregister(key.fd)
+                    os.close(key.fd)
+                    del readers[key.fd]
+                elif name != "rec":
+                    captured[name].add(chunk)
+                    if captured["out"].overflow or captured["err_out"].overflow:
+                        reason = reason or "output_limit"
                 else:
                     record_total += len(chunk)
-                    record_buffer += chunk
                     if record_total > limits.record_bytes:
                         reason = reason or "record_limit"
+                    if reason is not None:
                         continue
-                    if reason is None:
-                        for frame in read_frames(record_buffer):
-                            if on_record is None:
-                                records.append(frame)
-                            elif not on_record(frame):
-                                reason = "stopped"
-                                break
-                if (stdout.overflow or stderr.overflow) and reason is None:
-                    reason = "output_limit"
-            if keeper_status is None and "status" not in readers.values() and "err" not in readers.values():
-                _, keeper_status = _reap(keeper, block=True)
+                    record_buffer += chunk
+                    for frame in read_frames(record_buffer):
+                        if on_record is None:
+                            records.append(frame)
+                        elif not on_record(frame):
+                            reason = "stopped"
+                            break
     finally:
         for fd in readers:
             selector.unregister(fd)
             os.close(fd)
         selector.close()
-        if keeper_status is None:
-            _signal(keeper, signal.SIGTERM)
-            done, keeper_status = _reap(keeper, block=True, timeout=5.0)
-            if not done:
-                _signal(keeper, signal.SIGKILL)
-                _reap(keeper, block=True)
+        if not _reap(keeper, timeout=5.0):
+            _signal(keeper, signal.SIGKILL)
+            _reap(keeper, timeout=None)
         if cgroup is not None:
             cgroup.remove()
-    wall = time.monotonic() - started
-    if error_data or not status_data:
-        message = error_data.decode(errors="replace").strip() or "sandbox keeper ended without a report"
-        raise SandboxError(message)
-    report = json.loads(status_data)
+    status, error = captured["status"].data, captured["err"].data
+    if error or not status:
+        raise SandboxError(error.decode(errors="replace").strip() or "sandbox keeper ended without a report")
+    report = json.loads(status)
     code = os.waitstatus_to_exitcode(report["status"])
     return RunResult(
         reason=reason or "exited",
         exit_code=code if code >= 0 else None,
         signal=-code if code < 0 else None,
-        stdout=bytes(stdout.data),
-        stderr=bytes(stderr.data),
+        stdout=bytes(captured["out"].data),
+        stderr=bytes(captured["err_out"].data),
         records=records,
-        wall_s=wall,
+        host_uid=UID_BASE + keeper if spec.mode == "root" else os.geteuid(),
+        wall_s=time.monotonic() - started,
         cpu_s=float(report["cpu_s"]),
         max_rss_kib=int(report["max_rss_kib"]),
     )
@@ -770,19 +740,19 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
-def _reap(pid: int, block: bool = False, timeout: float | None = None) -> tuple[bool, int | None]:
-    """waitpid on the keeper: ``(done, status)``; with ``timeout``, poll until it passes."""
+def _reap(pid: int, timeout: float | None) -> bool:
+    """Wait for the keeper to exit (``timeout=None``: indefinitely); True once reaped."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         try:
-            got, status = os.waitpid(pid, 0 if block and deadline is None else os.WNOHANG)
+            got, _status = os.waitpid(pid, 0 if deadline is None else os.WNOHANG)
         except ChildProcessError:
-            return True, 0
+            return True
         if got == pid:
-            return True, status
-        if not block or (deadline is not None and time.monotonic() > deadline):
-            return False, None
-        time.sleep(0.01)
+            return True
+        if deadline is not None and time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
 
 
 # --------------------------------------------------------------------------------------

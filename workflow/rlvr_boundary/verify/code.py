@@ -19,6 +19,11 @@ as a mapping. Its ``test_mode`` says how it is judged:
 Every program runs in :mod:`rlvr_boundary.sandbox`; the comparison happens here, outside,
 so expected outputs never reach the program. A sample passes only if every test passes.
 
+Time limits are CPU seconds of the call (evalplus and LCB use the same numbers as wall
+seconds): on a loaded or shared node a correct program must not turn into a time-out, and
+verdicts should not depend on what else runs. A wall-clock backstop of 3x the limit (and a
+cap on the whole sample) still ends programs that sleep or block.
+
 Differences from the reference harnesses, all deliberate:
 * values cross the sandbox boundary through a type-preserving codec, so an object with a
   custom ``__eq__`` cannot pass (evalplus would call its ``__eq__``); numpy scalars compare
@@ -89,6 +94,9 @@ STARTUP_S = 10.0
 """Time for the interpreter to start and the program's top level to run."""
 MAX_SAMPLE_S = 300.0
 """Hard cap on one sample's whole run (all tests)."""
+TRANSFER_BYTES_PER_S = 5e6
+"""Wall-clock allowance for moving results out of the sandbox and decoding them, per byte of
+the task's tests (evalplus compares in-process; MBPP+ 255 ships ~250 MB of results)."""
 RECORD_BYTES = 2 << 30
 """Cap on result bytes per run: HumanEval+ 15 and 130 legitimately return ~150 MB in total."""
 
@@ -239,7 +247,8 @@ def _decode_result(raw: Any) -> Any:
 
 
 def _event_value(event: dict) -> Any:
-    return _Huge(event.get("digest")) if "digest" in event else code_runner.decode(event.get("value"))
+    """A result frame's value (frames are parsed with ``code_runner.decode_object``)."""
+    return _Huge(event.get("digest")) if "digest" in event else event.get("value")
 
 
 class _Atol:
@@ -309,12 +318,13 @@ class _Judge:
 
     The frames come from inside the sandbox and are treated as untrusted data: anything
     malformed or out of order is a failure, and a pass needs one matching result for
-    every test, in order.
+    every test, in order, each within its CPU-time limit.
     """
 
-    def __init__(self, check: Any, n_tests: int):
+    def __init__(self, check: Any, limits: list[float]):
         self.check = check
-        self.n_tests = n_tests
+        self.limits = limits
+        self.n_tests = len(limits)
         self.ready = False
         self.passed = 0
         self.status: str | None = None
@@ -326,8 +336,8 @@ class _Judge:
 
     def __call__(self, frame: bytes) -> bool:
         try:
-            event = json.loads(frame)
-        except ValueError:
+            event = json.loads(frame, object_hook=code_runner.decode_object)
+        except (ValueError, TypeError, RecursionError):
             return self._end("failed", "malformed result record")
         if not isinstance(event, dict):
             return self._end("failed", "malformed result record")
@@ -341,7 +351,7 @@ class _Judge:
             return self._end("runtime_error", f"ended after {self.passed}/{self.n_tests} tests")
         where = f"test {self.passed + 1}/{self.n_tests}" if self.ready else "loading the program"
         if kind == "timeout":
-            return self._end("timeout", f"{where} exceeded its time limit")
+            return self._end("timeout", f"{where}: {event.get('detail') or 'exceeded its time limit'}")
         if kind == "died":
             return self._end("runtime_error", f"{where}: program ended early ({event.get('detail')})")
         if event.get("i") != self.passed or not self.ready:
@@ -350,6 +360,9 @@ class _Judge:
             return self._end("runtime_error", f"{where}: {event.get('error')}")
         if kind not in ("out", "run"):
             return self._end("failed", f"unexpected record {kind!r}")
+        cpu = event.get("cpu")
+        if not isinstance(cpu, (int, float)) or cpu > self.limits[self.passed]:
+            return self._end("timeout", f"{where} used {cpu} s of CPU (limit {self.limits[self.passed]:.2f} s)")
         ok, why = self.check(self.passed, event)
         if not ok:
             return self._end(*why)
@@ -365,7 +378,7 @@ class _Plan:
 
     job: dict
     check: Any
-    n_tests: int
+    limits: list[float]
     wall_s: float
 
 
@@ -394,7 +407,9 @@ def _evalplus_plan(task: Mapping[str, Any], program: str, timeout_s: float | Non
     else:
         limits = [timeout_s] * len(inputs)
     segments = (limits[:n_base], limits[n_base:])
-    wall = STARTUP_S + sum(min(EVALPLUS_SEGMENT_CAP_S, sum(seg)) + 2.0 for seg in segments if seg)
+    wall = STARTUP_S + sum(min(EVALPLUS_SEGMENT_CAP_S, code_runner.WALL_FACTOR * sum(seg)) + 2.0
+                           for seg in segments if seg)
+    wall += len(task["tests"]) / TRANSFER_BYTES_PER_S
     atols = (_Atol(float(tests["atol"])), _Atol(float(tests["atol"])))
 
     def check(i: int, event: dict) -> tuple[bool, tuple[str, str]]:
@@ -407,7 +422,7 @@ def _evalplus_plan(task: Mapping[str, Any], program: str, timeout_s: float | Non
 
     job = {"kind": "call", "source": program, "entry_point": entry_point, "input_format": fmt,
            "task_id": task["problem_id"], "inputs": inputs, "time_limits": limits, "startup_s": STARTUP_S}
-    return _Plan(job=job, check=check, n_tests=len(inputs), wall_s=min(wall, MAX_SAMPLE_S))
+    return _Plan(job=job, check=check, limits=limits, wall_s=min(wall, MAX_SAMPLE_S))
 
 
 @functools.lru_cache(maxsize=4)
@@ -427,7 +442,7 @@ def _lcb_plan(task: Mapping[str, Any], program: str, timeout_s: float | None) ->
     inputs, outputs = tests["inputs"], tests["outputs"]
     limit = LCB_TIME_LIMIT_S if timeout_s is None else timeout_s
     limits = [limit] * len(inputs)
-    wall = min(STARTUP_S + (limit + 1.0) * len(inputs), MAX_SAMPLE_S)
+    wall = min(STARTUP_S + (code_runner.WALL_FACTOR * limit + 1.0) * len(inputs), MAX_SAMPLE_S)
     if task["test_mode"] == "lcb_functional":
         source = LCB_IMPORT_PRELUDE + "\n\n" + program
         expected = _lcb_expected(task["tests"])
@@ -445,7 +460,7 @@ def _lcb_plan(task: Mapping[str, Any], program: str, timeout_s: float | None) ->
         job = {"kind": "call", "source": source, "entry_point": task["entry_point"], "input_format": "lcb_lines",
                "inputs": inputs, "time_limits": limits, "startup_s": STARTUP_S, "module_name": "tmp_sol",
                "solution_class": "class Solution" in source}
-        return _Plan(job=job, check=check, n_tests=len(inputs), wall_s=wall)
+        return _Plan(job=job, check=check, limits=limits, wall_s=wall)
 
     def check_stdout(i: int, event: dict) -> tuple[bool, tuple[str, str]]:
         where = f"test {i + 1}/{len(inputs)}"
@@ -460,7 +475,7 @@ def _lcb_plan(task: Mapping[str, Any], program: str, timeout_s: float | None) ->
 
     job = {"kind": "stdin", "source": LCB_IMPORT_PRELUDE + "\n" + program, "inputs": inputs,
            "time_limits": limits, "startup_s": STARTUP_S}
-    return _Plan(job=job, check=check_stdout, n_tests=len(inputs), wall_s=wall)
+    return _Plan(job=job, check=check_stdout, limits=limits, wall_s=wall)
 
 
 _PLANNERS = {"evalplus": _evalplus_plan, "lcb_functional": _lcb_plan, "lcb_stdin": _lcb_plan}
@@ -474,7 +489,7 @@ def _run_job(job: dict, wall_s: float, on_record: Any) -> sandbox.RunResult:
 
 
 def _judge_run(plan: _Plan) -> tuple[str, str]:
-    judge = _Judge(plan.check, plan.n_tests)
+    judge = _Judge(plan.check, plan.limits)
     try:
         result = _run_job(plan.job, plan.wall_s, judge)
     except sandbox.SandboxUnavailable:
@@ -484,23 +499,23 @@ def _judge_run(plan: _Plan) -> tuple[str, str]:
     if judge.status is not None:
         return judge.status, judge.detail
     if result.reason == "timeout":
-        return "timeout", f"whole run exceeded {plan.wall_s:.0f} s after {judge.passed}/{plan.n_tests} tests"
+        return "timeout", f"whole run exceeded {plan.wall_s:.0f} s after {judge.passed}/{judge.n_tests} tests"
     if result.reason in ("output_limit", "record_limit"):
         return "failed", f"{result.reason.replace('_', ' ')} exceeded"
     if result.signal is not None:
-        return "runtime_error", f"killed by signal {result.signal} after {judge.passed}/{plan.n_tests} tests"
+        return "runtime_error", f"killed by signal {result.signal} after {judge.passed}/{judge.n_tests} tests"
     stderr = result.stderr.decode(errors="replace").strip().splitlines()
     if result.exit_code not in (0, None) and stderr and stderr[0].startswith("Traceback"):
         return "sandbox_error", f"test runner failed: {stderr[-1][:400]}"
-    return "runtime_error", f"ended after {judge.passed}/{plan.n_tests} tests"
+    return "runtime_error", f"ended after {judge.passed}/{judge.n_tests} tests"
 
 
 def verify(response: str, task: Mapping[str, Any], *, prefill: str = CODE_PREFILL,
            timeout_s: float | None = None) -> Verdict:
     """Judge one response against one task (a row of the prepared benchmark table).
 
-    ``timeout_s`` overrides the benchmark's per-test time limit (evalplus: max(1 s, 4 x the
-    canonical time); LiveCodeBench: 6 s). Raises ``SandboxUnavailable`` only when this
+    ``timeout_s`` overrides the benchmark's per-test CPU-time limit (evalplus: max(1 s, 4 x
+    the canonical solution's CPU time); LiveCodeBench: 6 s). Raises ``SandboxUnavailable`` only when this
     machine cannot isolate programs at all; per-sample sandbox failures become
     ``sandbox_error`` verdicts.
     """
@@ -586,7 +601,7 @@ def canonical_outputs(code: str, entry_point: str, inputs: list, *, task_id: str
                       wall_s: float = 600.0) -> tuple[list[Any], list[float]]:
     """Run a trusted canonical solution on every input, in the sandbox, like evalplus's
     ``trusted_exec``: inputs deep-copied, each call timed. Returns the encoded outputs
-    (the not-None tasks of MBPP+ store ``output is not None``) and the call times.
+    (the not-None tasks of MBPP+ store ``output is not None``) and the calls' CPU seconds.
 
     Raises ``RuntimeError`` when the canonical solution does not produce every output.
     """
@@ -608,4 +623,4 @@ def canonical_outputs(code: str, entry_point: str, inputs: list, *, task_id: str
     values = [{"$digest": e["digest"]} if "digest" in e else e["value"] for e in outputs]
     if dataset == "mbpp" and entry_point in _MBPP_NOT_NONE:
         values = [code_runner.encode(code_runner.decode(v) is not None) for v in values]
-    return values, [float(e["t"]) for e in outputs]
+    return values, [float(e["cpu"]) for e in outputs]

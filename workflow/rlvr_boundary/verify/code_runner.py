@@ -23,7 +23,8 @@ Job kinds:
   instead (see :func:`digest`).
 * ``stdin`` -- compile the program once, then for each test fork a child that runs it as
   ``__main__`` with the test input on stdin and stdout in a memory file (LiveCodeBench stdin
-  problems). The runner sends ``{"ev": "run", "i", "code", "signal", "stdout", "stderr", "t"}``.
+  problems). The runner sends ``{"ev": "run", "i", "code", "signal", "stdout", "stderr", "t",
+  "cpu"}``.
 
 The runner adds ``{"ev": "timeout", "i"}`` when a test exceeds its limit (the child is then
 killed), ``{"ev": "died", "i", "detail"}`` when a call-mode child ends early, and
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import fcntl
 import hashlib
 import json
 import marshal
@@ -57,6 +59,20 @@ BIG_VALUE_BYTES = 64 << 20
 list of 1.6 million 77-tuples for one input: 1 GB as JSON)."""
 ENCODE_S = 120.0
 """Time allowed to serialise and send one result once the call has returned."""
+WALL_FACTOR = 3.0
+"""Time limits are CPU seconds, so a busy host does not turn correct programs into
+time-outs: the runner kills a call once its CPU time passes the limit, and the harness checks
+the reported ``cpu`` of every result. The wall-clock deadline, this factor times the limit,
+is only a backstop for programs that sleep or block."""
+_POLL_S = 0.05
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time so far of process ``pid`` (its process CPU clock), or None once it is gone."""
+    try:
+        return time.clock_gettime(((~pid) << 3) | 2)  # MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)
+    except OSError:
+        return None
 
 
 # --------------------------------------------------------------------------------------
@@ -87,6 +103,25 @@ class Opaque:
         return f"<opaque {self.type_name}>"
 
 
+_INT_BOUND = 1 << _BIG_INT_BITS
+
+
+def _plain(values: list | tuple) -> bool:
+    """Whether every element is a scalar JSON keeps exactly (str, bool, None, moderate int,
+    finite float): then the container needs no per-element encoding (HumanEval+ 15 and 130
+    return lists of millions of such values)."""
+    for v in values:
+        kind = type(v)
+        if kind is str or kind is bool or v is None:
+            continue
+        if kind is int and -_INT_BOUND < v < _INT_BOUND:
+            continue
+        if kind is float and v - v == 0.0:  # finite: inf - inf and nan - nan are nan
+            continue
+        return False
+    return True
+
+
 def _enc(value: Any) -> Any:
     kind = type(value)
     if value is None or kind is bool or kind is str:
@@ -95,6 +130,10 @@ def _enc(value: Any) -> Any:
         return value if value.bit_length() <= _BIG_INT_BITS else {"$int": hex(value)}
     if kind is float:
         return value if math.isfinite(value) else {"$float": repr(value)}
+    if kind is list and _plain(value):
+        return value
+    if kind is tuple and _plain(value):
+        return {"$tuple": value}
     if isinstance(value, str):
         return str(value)
     if isinstance(value, bool) or type(value).__name__ == "bool_":
@@ -148,18 +187,20 @@ def digest(value: Any) -> str | None:
         return None
 
 
-def _result_frame(i: int, value: Any, elapsed: float) -> dict:
+def _result_frame(i: int, value: Any, elapsed: float, cpu: float) -> dict:
     """The ``out`` frame for one result: the encoded value, or its digest when huge."""
     try:
         size = len(marshal.dumps(value, 2))
     except (ValueError, TypeError, RecursionError):
         size = 0
     if size > BIG_VALUE_BYTES:
-        return {"ev": "out", "i": i, "digest": digest(value), "t": elapsed}
-    return {"ev": "out", "i": i, "value": encode(value), "t": elapsed}
+        return {"ev": "out", "i": i, "digest": digest(value), "t": elapsed, "cpu": cpu}
+    return {"ev": "out", "i": i, "value": encode(value), "t": elapsed, "cpu": cpu}
 
 
-def _dec_object(obj: dict) -> Any:
+def decode_object(obj: dict) -> Any:
+    """``json.loads`` object hook turning one tagged object back into its value (children
+    first), so a whole result decodes at C speed: ``json.loads(text, object_hook=decode_object)``."""
     if len(obj) != 1:
         return obj
     ((key, val),) = obj.items()
@@ -189,7 +230,7 @@ def decode(data: Any) -> Any:
     if isinstance(data, list):
         return [decode(v) for v in data]
     if isinstance(data, dict):
-        return _dec_object({k: decode(v) for k, v in data.items()})
+        return decode_object({k: decode(v) for k, v in data.items()})
     return data
 
 
@@ -317,10 +358,8 @@ def _call_child(job: dict, fd: int) -> None:
             module = types.ModuleType(job["module_name"], "")
             namespace = module.__dict__
         exec(compile(job["source"], "solution.py", "exec"), namespace)
-        target: Any = namespace
-        if job.get("solution_class"):
-            target = namespace["Solution"]()
-            fn = getattr(target, job["entry_point"])
+        if job.get("solution_class"):  # LCB: one Solution() instance serves every test
+            fn = getattr(namespace["Solution"](), job["entry_point"])
         else:
             fn = namespace[job["entry_point"]]
     except BaseException as exc:  # SystemExit included: exiting is not passing
@@ -332,37 +371,42 @@ def _call_child(job: dict, fd: int) -> None:
         if job.get("deepcopy"):
             args = copy.deepcopy(args)
         try:
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             value = fn(*args)
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         except BaseException as exc:
             send(fd, {"ev": "raise", "i": i, "error": _error_text(exc)})
             continue
         os.write(fd, _FRAME.pack(0))  # tick: the call is over, the clock for input i stops
-        send(fd, _result_frame(i, value, elapsed))
+        send(fd, _result_frame(i, value, elapsed, cpu))
 
 
-def _relay(src: int, dst: int, limits: list[float], startup_s: float) -> tuple[int, str | None]:
+def _relay(src: int, dst: int, child: int, limits: list[float], startup_s: float) -> tuple[int, str | None]:
     """Forward frames from the child to the channel, enforcing the time limits.
 
-    Deadlines: ``startup_s`` for the first frame (ready/load_error), then ``limits[k]`` for
-    the call on input k, which ends at the child's tick (an empty frame, not forwarded) or
-    at its result frame; after a tick, ``ENCODE_S`` to deliver the result. Returns
-    ``(frames_forwarded, None)`` when the child closed its end, ``(frames_forwarded,
-    "timeout")`` when a deadline passed, or ``(frames_forwarded, reason)`` on bad framing.
+    The first frame (ready/load_error) must come within ``startup_s`` wall seconds. The call
+    on input k may then use ``limits[k]`` CPU seconds (polled on the child's CPU clock) and
+    ``WALL_FACTOR`` times that in wall time; it ends at the child's tick (an empty frame,
+    not forwarded) or at its result frame, and the result must follow a tick within
+    ``ENCODE_S``. Returns ``(frames_forwarded, None)`` when the child closed its end, or
+    ``(frames_forwarded, reason)`` when a limit passed ("timeout: ...") or framing broke.
     """
     buffer = bytearray()
     count = 0
-    limit = startup_s
+    wall, cpu_limit, cpu_base, phase = startup_s, None, 0.0, "loading"
     since = time.monotonic()
     while True:
-        remaining = limit - (time.monotonic() - since)
+        remaining = wall - (time.monotonic() - since)
         if remaining <= 0:
-            return count, "timeout"
-        ready, _, _ = select.select([src], [], [], remaining)
+            return count, f"timeout: {phase} took over {wall:.2f} s of wall time"
+        ready, _, _ = select.select([src], [], [], min(remaining, _POLL_S))
+        if cpu_limit is not None:
+            used = _cpu_seconds(child)
+            if used is not None and used - cpu_base > cpu_limit:
+                return count, f"timeout: {phase} used over {cpu_limit:.2f} s of CPU"
         if not ready:
-            return count, "timeout"
-        chunk = os.read(src, 1 << 16)
+            continue
+        chunk = os.read(src, 1 << 20)
         if not chunk:
             return count, None
         buffer += chunk
@@ -374,19 +418,29 @@ def _relay(src: int, dst: int, limits: list[float], startup_s: float) -> tuple[i
                 break
             frame = bytes(buffer[: _FRAME.size + size])
             del buffer[: _FRAME.size + size]
-            since = time.monotonic()
             if size == 0:
-                limit = ENCODE_S
+                since, wall, cpu_limit, phase = time.monotonic(), ENCODE_S, None, "sending the result"
                 continue
             data = memoryview(frame)
-            while data:
+            while data:  # may block while the harness digests a large result: not the program's time
                 data = data[os.write(dst, data):]
             count += 1
             limit = limits[min(count - 1, len(limits) - 1)]
+            since, wall, cpu_limit = time.monotonic(), WALL_FACTOR * limit + _POLL_S, limit + _POLL_S
+            cpu_base, phase = _cpu_seconds(child) or 0.0, "the call"
+
+
+def _widen(fd: int) -> None:
+    """Grow a pipe to 1 MiB (the unprivileged maximum): large results move in fewer steps."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+    except (OSError, AttributeError):
+        pass
 
 
 def _run_call(job: dict, channel: int) -> None:
     read_end, write_end = os.pipe()
+    _widen(write_end)
     sys.stdout.flush()
     sys.stderr.flush()
     child = os.fork()
@@ -400,12 +454,12 @@ def _run_call(job: dict, channel: int) -> None:
             code = 1
         os._exit(code)
     os.close(write_end)
-    limits = [float(t) + 0.05 for t in job["time_limits"]] or [1.0]
-    count, problem = _relay(read_end, channel, limits, float(job["startup_s"]))
+    limits = [float(t) for t in job["time_limits"]] or [1.0]
+    count, problem = _relay(read_end, channel, child, limits, float(job["startup_s"]))
     index = count - 1  # frame 0 is ready/load_error, frame k answers input k-1
-    if problem == "timeout":
+    if problem is not None and problem.startswith("timeout"):
         os.kill(child, signal.SIGKILL)
-        send(channel, {"ev": "timeout", "i": index})
+        send(channel, {"ev": "timeout", "i": index, "detail": problem})
     elif problem is not None:
         os.kill(child, signal.SIGKILL)
         send(channel, {"ev": "died", "i": index, "detail": problem})
@@ -456,9 +510,10 @@ def _stdin_child(code: Any, stdin_fd: int, out_fd: int, err_fd: int, channel: in
     os._exit(status & 0xFF)
 
 
-def _wait_child(pid: int, limit: float) -> tuple[int | None, Any]:
-    """Wait up to ``limit`` seconds for ``pid``; returns ``(status, rusage)`` or ``(None, None)``."""
-    deadline = time.monotonic() + limit
+def _wait_child(pid: int, cpu_limit: float) -> tuple[int | None, Any]:
+    """Wait for ``pid`` while its CPU time stays within ``cpu_limit`` (and its wall time within
+    ``WALL_FACTOR`` times that); returns ``(status, rusage)``, or ``(None, reason)`` on a time-out."""
+    deadline = time.monotonic() + WALL_FACTOR * cpu_limit + _POLL_S
     try:
         pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):
@@ -469,10 +524,13 @@ def _wait_child(pid: int, limit: float) -> tuple[int | None, Any]:
             if got == pid:
                 return status, usage
             remaining = deadline - time.monotonic()
+            used = _cpu_seconds(pid)
+            if used is not None and used > cpu_limit + _POLL_S:
+                return None, f"timeout: used over {cpu_limit:.2f} s of CPU"
             if remaining <= 0:
-                return None, None
+                return None, f"timeout: took over {WALL_FACTOR * cpu_limit:.2f} s of wall time"
             if pidfd is not None:
-                select.select([pidfd], [], [], remaining)
+                select.select([pidfd], [], [], min(remaining, _POLL_S))
             else:
                 time.sleep(min(remaining, 0.002))
     finally:
@@ -530,7 +588,7 @@ def _run_stdin(job: dict, channel: int) -> None:
             os.waitpid(child, 0)
         _clear_namespace()
         if status is None:
-            send(channel, {"ev": "timeout", "i": i})
+            send(channel, {"ev": "timeout", "i": i, "detail": usage})
         else:
             exit_code = os.waitstatus_to_exitcode(status)
             send(channel, {
