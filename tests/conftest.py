@@ -86,6 +86,7 @@ def engine(tiny_model: Path) -> Iterator[_SharedEngine]:
 
     configure_cpu_runtime(2)
     loaded = VllmEngine(str(tiny_model), revision=None, tensor_parallel_size=1, dtype="float32",
-                        max_model_len=512, enforce_eager=True, gpu_memory_utilization=0.9)
+                        max_model_len=512, enforce_eager=True, gpu_memory_utilization=0.9,
+                        enable_chunked_prefill=False)
     yield _SharedEngine(loaded)
     loaded.close()

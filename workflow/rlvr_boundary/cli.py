@@ -95,6 +95,9 @@ def _cmd_demo_benchmark(args: argparse.Namespace) -> None:
 
 
 def _cmd_demo_model(args: argparse.Namespace) -> None:
+    import os
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: no spinning on shared cores
     from rlvr_boundary import demo
 
     stats = demo.train_model(

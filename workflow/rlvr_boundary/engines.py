@@ -42,17 +42,22 @@ def configure_cpu_runtime(threads: int) -> None:
     in-process engine starts in seconds instead of tens of seconds. Explicit settings win.
     """
     allowed = sorted(os.sched_getaffinity(0))[: max(1, threads)]
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads starve a shared CPU
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", ",".join(map(str, allowed)))
 
 
 class VllmEngine:
-    """A loaded vLLM model; ``generate`` keeps request order and per-request seeds."""
+    """A loaded vLLM model; ``generate`` keeps request order and per-request seeds.
+
+    On CPU, pass ``enable_chunked_prefill=False``: vLLM 0.32's CPU runner crashes
+    ("CPU Generator does not use offset") when seeded requests meet chunked prefill.
+    """
 
     def __init__(self, model: str, *, revision: str | None, tensor_parallel_size: int,
                  dtype: str, max_model_len: int | None, enforce_eager: bool,
-                 gpu_memory_utilization: float) -> None:
+                 gpu_memory_utilization: float, enable_chunked_prefill: bool | None = None) -> None:
         from vllm import LLM
 
         self._llm = LLM(
@@ -64,6 +69,7 @@ class VllmEngine:
             max_model_len=max_model_len,
             enforce_eager=enforce_eager,
             gpu_memory_utilization=gpu_memory_utilization,
+            enable_chunked_prefill=enable_chunked_prefill,
         )
         self.tokenizer = self._llm.get_tokenizer()
         self.max_model_len: int = self._llm.llm_engine.model_config.max_model_len

@@ -46,7 +46,8 @@ def sample(job: ShardJob, benchmark_path: str | Path, output: str | Path, thread
 
     from rlvr_boundary import engines
 
-    if not torch.cuda.is_available():
+    on_cpu = not torch.cuda.is_available()
+    if on_cpu:
         engines.configure_cpu_runtime(threads)
 
     def make_engine(shard_job: ShardJob) -> engines.VllmEngine:
@@ -58,6 +59,7 @@ def sample(job: ShardJob, benchmark_path: str | Path, output: str | Path, thread
             max_model_len=shard_job.model.get("max_model_len") or shard_job.sampling.get("max_model_len"),
             enforce_eager=shard_job.sampling.get("enforce_eager", False),
             gpu_memory_utilization=shard_job.sampling.get("gpu_memory_utilization", 0.9),
+            enable_chunked_prefill=False if on_cpu else None,
         )
 
     sample_shard(job, benchmark_path, output, make_engine)
