@@ -33,6 +33,18 @@ DEMO_SAMPLING = {
 }
 
 
+def process_uids() -> Iterator[tuple[int, list[int]]]:
+    """(pid, [real, effective, saved, fs uid]) of every host process still readable in /proc."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            line = next(x for x in (entry / "status").read_text().splitlines() if x.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue
+        yield int(entry.name), [int(u) for u in line.split()[1:]]
+
+
 def shared_data(*parts: str) -> Path:
     """A path under ../shared/data, or skip the test with the reason when it is absent."""
     path = SHARED_DATA.joinpath(*parts)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import process_uids
 from rlvr_boundary import sandbox
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox needs Linux namespaces")
@@ -42,17 +43,7 @@ def run_py(code: str, **limits: object) -> sandbox.RunResult:
 
 def _processes_of(uids: set[int]) -> list[int]:
     """Host processes whose real, effective or saved uid is one of ``uids``."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            line = next(x for x in (entry / "status").read_text().splitlines() if x.startswith("Uid:"))
-        except (OSError, StopIteration):
-            continue
-        if {int(u) for u in line.split()[1:]} & uids:
-            pids.append(int(entry.name))
-    return pids
+    return [pid for pid, ids in process_uids() if set(ids) & uids]
 
 
 def _leftover_cgroups() -> list[str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import process_uids
 from rlvr_boundary import sandbox
 from rlvr_boundary.code_benchmarks import read_evalplus, read_livecodebench
 from rlvr_boundary.verify import code as cv
@@ -265,18 +266,10 @@ def test_verify_batch_matches_verify_and_keeps_order(add_task: dict, lcb_tasks: 
 
 def _escaped_processes() -> list[int]:
     """Sandboxed processes (root-mode uid) whose keeper is gone: escapees, must not exist."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            line = next(x for x in (entry / "status").read_text().splitlines() if x.startswith("Uid:"))
-        except (OSError, StopIteration):
-            continue
-        uid = int(line.split()[1])
-        if uid >= sandbox.UID_BASE and not Path(f"/proc/{uid - sandbox.UID_BASE}").exists():
-            found.append(int(entry.name))
-    return found
+    return [
+        pid for pid, ids in process_uids()
+        if ids[0] >= sandbox.UID_BASE and not Path(f"/proc/{ids[0] - sandbox.UID_BASE}").exists()
+    ]
 
 
 HOSTILE = {
