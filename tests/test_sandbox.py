@@ -170,29 +170,52 @@ def test_memory_bomb_hits_the_address_space_limit():
     assert b"MemoryError" in result.stderr
 
 
+_SIX_FORKED_HOGS = """
+import os, time
+children = []
+for _ in range(6):
+    pid = os.fork()
+    if pid == 0:
+        data = b"x" * (150 << 20)  # each child stays well under its own RLIMIT_AS
+        time.sleep(2)
+        os._exit(0)
+    children.append(pid)
+killed = sum(os.waitpid(pid, 0)[1] == 9 for pid in children)
+print(killed)
+"""
+
+
 def test_memory_spread_over_processes_hits_the_cgroup_cap():
     if sandbox.isolation().cgroup is None:
         pytest.skip("no writable cgroup hierarchy: only the per-process cap applies here")
-    result = run_py(
-        """
-        import os, time
-        children = []
-        for _ in range(6):
-            pid = os.fork()
-            if pid == 0:
-                data = b"x" * (150 << 20)  # each child stays well under its own RLIMIT_AS
-                time.sleep(2)
-                os._exit(0)
-            children.append(pid)
-        killed = sum(os.waitpid(pid, 0)[1] == 9 for pid in children)
-        print(killed)
-        """,
-        memory_bytes=400 << 20,
-        wall_s=20.0,
-    )
+    result = run_py(_SIX_FORKED_HOGS, memory_bytes=400 << 20, wall_s=20.0)
     # 6 x 150 MiB does not fit in the run's 400 MiB cgroup: the kernel OOM-kills some of them.
     assert result.reason == "exited", result
     assert int(result.stdout) >= 3
+
+
+def test_cgroup_oom_spares_the_keeper_of_a_large_caller():
+    """A caller holding 1 GiB (pytest after loading vLLM) forks a keeper with that RSS; the
+    OOM killer must still pick the program's processes, or the run loses its report."""
+    if sandbox.isolation().cgroup is None:
+        pytest.skip("no writable cgroup hierarchy: only the per-process cap applies here")
+    caller = textwrap.dedent(
+        f"""
+        import json, sys
+        from rlvr_boundary import sandbox
+        ballast = bytearray(1 << 30)
+        for i in range(0, len(ballast), 4096):
+            ballast[i] = 1
+        limits = sandbox.Limits(memory_bytes=400 << 20, wall_s=20.0)
+        result = sandbox.run([sys.executable, "-s", "-B", "-c", {_SIX_FORKED_HOGS!r}], limits=limits)
+        print(json.dumps([result.reason, result.stdout.decode()]))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", caller], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reason, stdout = json.loads(done.stdout.splitlines()[-1])
+    assert reason == "exited"
+    assert int(stdout) >= 3
 
 
 def test_deep_recursion_crashes_only_itself():

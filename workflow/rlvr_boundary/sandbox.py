@@ -358,7 +358,7 @@ class _Cgroup:
             os.mkdir(pids)
             group = cls([mem, pids])
             Path(mem, "memory.limit_in_bytes").write_text(str(limits.memory_bytes))
-            Path(pids, "pids.max").write_text(str(limits.nproc + 2))
+            Path(pids, "pids.max").write_text(str(limits.nproc + 1))
             return group
         path = os.path.join(cls._v2_root() or "", name)
         os.mkdir(path)
@@ -366,7 +366,7 @@ class _Cgroup:
         Path(path, "memory.max").write_text(str(limits.memory_bytes))
         if Path(path, "memory.swap.max").exists():
             Path(path, "memory.swap.max").write_text("0")
-        Path(path, "pids.max").write_text(str(limits.nproc + 2))
+        Path(path, "pids.max").write_text(str(limits.nproc + 1))
         return group
 
     def join(self) -> None:
@@ -484,10 +484,16 @@ def _set_limits(limits: Limits) -> None:
         resource.setrlimit(which, (value, value))
 
 
-def _program(spec: _Spec, run_id: int, fds: dict[str, int], alive_r: int) -> None:
-    """PID 1 of the new namespaces: build the root, drop privileges, exec. Never returns."""
+def _program(spec: _Spec, run_id: int, fds: dict[str, int], alive_r: int, cgroup: _Cgroup | None) -> None:
+    """PID 1 of the new namespaces: join the cgroup, build the root, drop privileges, exec. Never returns.
+
+    Only the program joins the cgroup, never the keeper: an OOM kill inside the cgroup must
+    not be able to pick the keeper (whose RSS counts the forked parent's pages) and lose the report.
+    """
     err_fd = fds["err"]
     try:
+        if cgroup is not None:
+            cgroup.join()
         max_fd = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
@@ -547,8 +553,6 @@ def _keeper(spec: _Spec, fds: dict[str, int], parent: int, cgroup: _Cgroup | Non
         if os.getppid() != parent:
             os._exit(126)
         run_id = os.getpid()
-        if cgroup is not None:
-            cgroup.join()
         flags = _CLONE_NEWNS | _CLONE_NEWNET | _CLONE_NEWPID | _CLONE_NEWIPC | _CLONE_NEWUTS
         if spec.mode == "userns":
             _check(_libc.unshare(_CLONE_NEWUSER), "unshare(user)")
@@ -558,7 +562,7 @@ def _keeper(spec: _Spec, fds: dict[str, int], parent: int, cgroup: _Cgroup | Non
         child = os.fork()
         if child == 0:
             os.close(alive_w)
-            _program(spec, run_id, fds, alive_r)
+            _program(spec, run_id, fds, alive_r, cgroup)
         os.close(alive_r)
         for key in ("out", "err_out", "rec", "err"):
             os.close(fds[key])
