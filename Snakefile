@@ -21,3 +21,4 @@ include: "workflow/rules/figures.smk"
 rule all:
     input:
         expand("figures/{figure}.pdf", figure=config["figures"]),
+        expand("figures/{table}.csv", table=config["tables"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from pathlib import Path
@@ -113,3 +114,82 @@ def test_load_rejects_a_table_without_the_columns(tmp_path: Path) -> None:
     pl.DataFrame({"problem_id": ["1"], "question": ["q"]}).write_parquet(path)
     with pytest.raises(ValueError, match="missing column 'index'"):
         benchmarks.load("t", path)
+
+
+# --------------------------------------------------------------------------------------
+# Code benchmarks through the same prepare stage and loader
+
+LCB_FIXTURE = Path(__file__).parent / "data" / "lcb_fixture.jsonl"
+
+
+def _code_spec(name: str, **changes: object) -> dict:
+    return {**json.loads(json.dumps(PAPER["benchmarks"][name])), **changes}
+
+
+def test_prepare_evalplus_local_and_from_its_pinned_release_url(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # downloads land here, not in ~/.cache
+    real = shared_data("code", "humanevalplus", "HumanEvalPlus-v0.1.10.jsonl.gz")
+    spec = _code_spec("humanevalplus")
+    spec["local"]["path"] = str(real)
+    # Three real tasks keep the canonical-output runs short; the url source is the same file.
+    lines = gzip.decompress(real.read_bytes()).splitlines(keepends=True)[:3]
+    small = tmp_path / "he3.jsonl.gz"
+    small.write_bytes(gzip.compress(b"".join(lines)))
+    digest = tables.sha256_file(small)
+    url_spec = {**spec, "url": {"href": small.as_uri(), "sha256": digest}}
+    out = tmp_path / "he.parquet"
+    stages.prepare("humanevalplus", url_spec, "url", out)
+    table = benchmarks.load("humanevalplus", out)
+    assert benchmarks.is_code(table) and table.height == 3
+    assert table["problem_id"].to_list() == ["HumanEval/0", "HumanEval/1", "HumanEval/2"]
+    record = tables.read_provenance(out)
+    assert record["kind"] == "code" and record["source"]["kind"] == "url" and record["source"]["sha256"] == digest
+    cached = Path(record["source"]["path"])
+    assert cached.is_file() and cached.is_relative_to(tmp_path / "cache")
+    small.unlink()  # a second prepare reads the cache, not the url
+    again, _ = benchmarks.prepare("humanevalplus", url_spec, "url")
+    assert again.equals(table)
+    wrong = tmp_path / "x.jsonl.gz"
+    with pytest.raises(BenchmarkError, match="x.jsonl.gz: cannot download"):
+        benchmarks.prepare("humanevalplus", {**spec, "url": {"href": wrong.as_uri(), "sha256": "1" * 64}}, "url")
+    wrong.write_bytes(b"not the release")
+    with pytest.raises(BenchmarkError, match="x.jsonl.gz: sha256 .* differs from the configured 1111"):
+        benchmarks.prepare("humanevalplus", {**spec, "url": {"href": wrong.as_uri(), "sha256": "1" * 64}}, "url")
+
+
+def test_prepare_real_evalplus_release_files(tmp_path: Path) -> None:
+    for name, rows in (("humanevalplus", 164), ("mbppplus", 378)):
+        spec = _code_spec(name)
+        spec["local"]["path"] = str(shared_data("code", name, Path(spec["local"]["path"]).name))
+        out = tmp_path / f"{name}.parquet"
+        stages.prepare(name, spec, "local", out)
+        table = benchmarks.load(name, out)
+        assert table.height == rows and table["test_mode"].unique().to_list() == ["evalplus"]
+        assert tables.read_provenance(out)["source"]["sha256"] == PAPER["benchmarks"][name]["local"]["sha256"]
+
+
+def test_prepare_livecodebench_window_from_a_local_release_file(tmp_path: Path) -> None:
+    spec = _code_spec("livecodebench", local={"path": str(LCB_FIXTURE)})
+    out = tmp_path / "lcb.parquet"
+    stages.prepare("livecodebench", spec, "local", out)
+    windowed = benchmarks.load("livecodebench", out)
+    everything, _ = benchmarks.prepare("lcb_full", _code_spec("livecodebench_full", local={"path": str(LCB_FIXTURE)}),
+                                       "local")
+    dates = everything["contest_date"].to_list()
+    inside = [d for d in dates if "2024-08-01" <= d <= "2025-02-01"]
+    assert 0 < windowed.height == len(inside) < everything.height
+    assert everything["index"].to_list() == everything["source_index"].to_list()  # Table 5's ordering
+    assert tables.read_provenance(out)["window"] == {"start": "2024-08-01", "end": "2025-02-01"}
+
+
+def test_livecodebench_from_the_hub_fails_clearly_offline(monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(BenchmarkError, match=r"livecodebench/code_generation_lite.*0fe84c39.*release_v5"):
+        benchmarks.prepare("livecodebench", _code_spec("livecodebench"), "hf")
+
+
+def test_a_math_file_is_not_a_code_benchmark(tmp_path: Path) -> None:
+    source = tmp_path / "math.jsonl"
+    source.write_text('{"problem": "1+1", "answer": "2"}\n')
+    with pytest.raises(BenchmarkError, match=r"math.jsonl: not a evalplus file"):
+        benchmarks.prepare("humanevalplus", _code_spec("humanevalplus", local={"path": str(source)}), "local")

@@ -165,7 +165,7 @@ def test_evalplus_prompt_is_byte_equal_to_the_paper():
     expected = (f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n"
                 + user.replace("{python_task_prompt}", question)
                 + f"<|im_end|>\n<|im_start|>assistant\n{prefill}")
-    assert prompts.render_code("evalplus", {"question": question, "starter_code": ""}) == expected
+    assert prompts.render("evalplus", question) == expected
     assert expected.endswith("passes corresponding tests:\n```python")
 
 
@@ -187,16 +187,23 @@ def test_livecodebench_prompt_is_byte_equal_to_the_paper():
                      .replace("{starter_code}", starter) + ending)
     expected_without = (head + intro.replace("{question.question_content}", question)
                         + without_block.replace("{FORMATTING_MESSAGE_WITHOUT_STARTER_CODE}", without_text) + ending)
-    assert prompts.render_code("livecodebench", {"question": question, "starter_code": starter}) == expected_with
-    assert prompts.render_code("livecodebench", {"question": question, "starter_code": ""}) == expected_without
+    assert prompts.render("livecodebench", question, starter) == expected_with
+    assert prompts.render("livecodebench", question) == expected_without
     assert expected_without.endswith("<|im_end|>\n<|im_start|>assistant\n```python")
+    # Fig. 3's R1-style models: the same user message in R1's chat format, no prefill.
+    user_message = expected_with[len(head):-len(ending)]
+    assert prompts.render("livecodebench-r1", question, starter) == (
+        "<\uff5cUser\uff5c>" + user_message + "<\uff5cAssistant\uff5c><think>\n")
+    assert [prompts.code_prefill(t) for t in ("evalplus", "livecodebench", "livecodebench-r1", "qwen-boxed")] == [
+        "```python", "```python", "", ""]
 
 
 def test_render_code_from_prepared_rows():
     table = read_livecodebench(LCB_FIXTURE, start_date=None, end_date=None)
     rows = {row["problem_id"]: row for row in table.iter_rows(named=True)}
-    assert "def twoSum(self, nums: List[int]" in prompts.render_code("livecodebench", rows["fx-two-sum"])
-    assert "# YOUR CODE HERE" in prompts.render_code("livecodebench", rows["fx-sum"])
-    with pytest.raises(ValueError, match="unknown code template"):
-        prompts.render_code("humaneval", rows["fx-sum"])
-    assert prompts.render("qwen-boxed", "1+1?").startswith("<|im_start|>system")  # math API untouched
+    two_sum, plain = rows["fx-two-sum"], rows["fx-sum"]
+    assert "def twoSum(self, nums: List[int]" in prompts.render("livecodebench", two_sum["question"], two_sum["starter_code"])
+    assert "# YOUR CODE HERE" in prompts.render("livecodebench", plain["question"], plain["starter_code"])
+    with pytest.raises(ValueError, match="unknown prompt template 'humaneval'"):
+        prompts.render("humaneval", plain["question"])
+    assert prompts.template_kind("livecodebench") == "code" and prompts.template_kind("qwen-boxed") == "math"

@@ -64,3 +64,26 @@ def test_missing_table_is_an_error(grid) -> None:
     del paths[("rl", "aime24")]
     with pytest.raises(KeyError):
         figures.figure_table(panels, paths, models)
+
+
+def _counts(solved: set[int], n_problems: int = 880, n: int = 128) -> pl.DataFrame:
+    return pl.DataFrame({
+        "problem_id": [f"p{i}" for i in range(n_problems)], "index": list(range(n_problems)),
+        "n": [n] * n_problems, "c": [(i * 7) % n + 1 if i in solved else 0 for i in range(n_problems)],
+    })
+
+
+def test_solvable_table_lists_indices_in_range_and_the_differences() -> None:
+    # Table 5's sets, plus solved problems outside 400-449 that the listing must leave out.
+    base = {400, 402, 403, 407, 409, 412, 413, 417, 418, 419, 422, 423, 427, 432, 433, 436, 438, 439, 440, 444,
+            445, 448, 449}
+    rl = (base - {409, 432, 436, 448}) | {430}
+    counts = {"inst": _counts(base | {3, 399, 450}), "coder": _counts(rl | {451})}
+    table = figures.solvable_table(counts, {"inst": "Instruct-1M", "coder": "Coder-R1"}, [400, 450])
+    rows = {row["row"]: row for row in table.iter_rows(named=True)}
+    assert rows["Instruct-1M"]["n_solvable"] == 23 and rows["Coder-R1"]["n_solvable"] == 20
+    assert rows["Instruct-1M"]["indices"].startswith("400, 402, 403, 407, 409,")
+    assert rows["only Coder-R1"]["indices"] == "430"
+    assert rows["only Instruct-1M"]["indices"] == "409, 432, 436, 448"
+    everything = figures.solvable_table(counts, {"inst": "I", "coder": "C"})
+    assert everything.filter(pl.col("row") == "I")["n_solvable"].item() == 26

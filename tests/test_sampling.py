@@ -24,7 +24,7 @@ pytestmark = pytest.mark.engine
 
 def _job(model: Path, shard: Shard, **sampling: object) -> ShardJob:
     return ShardJob(model_name="tiny", model={"path": str(model), "template": "qwen-boxed"},
-                    benchmark="arith", shard=shard, sampling={**DEMO_SAMPLING, **sampling})
+                    benchmark="arith", template="qwen-boxed", shard=shard, sampling={**DEMO_SAMPLING, **sampling})
 
 
 def assert_same_samples(left: pl.DataFrame, right: pl.DataFrame) -> None:
@@ -107,7 +107,7 @@ def test_prompt_longer_than_context_is_a_recorded_status(engine, tiny_model, tmp
 
 
 def _cli(job: ShardJob, table: Path, out: Path) -> list[str]:
-    spec = {"model_name": job.model_name, "model": job.model, "benchmark": job.benchmark,
+    spec = {"model_name": job.model_name, "model": job.model, "benchmark": job.benchmark, "template": job.template,
             "shard": {"index": job.shard.index, "start": job.shard.start, "size": job.shard.size},
             "sampling": job.sampling}
     return [sys.executable, "-m", "rlvr_boundary", "sample", "--spec", json.dumps(spec),

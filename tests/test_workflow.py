@@ -52,6 +52,18 @@ def test_one_model_one_benchmark_is_one_target() -> None:
     assert job_counts(result.stdout) == {"prepare": 1, "sample": 4, "verify": 4, "count": 1, "passk": 1}
 
 
+@pytest.mark.parametrize(("target", "expected"), [
+    # Fig. 3: 2 models x LCB (279 problems, n = 64, 32k tokens): 16 shards of 4 each to fit 8 h at 14B.
+    ("figures/fig3.pdf", {"prepare": 1, "sample": 32, "verify": 32, "count": 2, "passk": 2, "figure": 1}),
+    ("figures/fig4.pdf", {"prepare": 2, "sample": 6, "verify": 6, "count": 4, "passk": 4, "figure": 1}),
+    ("figures/fig11.pdf", {"prepare": 2, "sample": 20, "verify": 20, "count": 4, "passk": 4, "figure": 1}),
+    ("figures/table5.csv", {"prepare": 1, "sample": 16, "verify": 16, "count": 2, "solvable_table": 1}),
+])
+def test_code_figures_plan_from_one_target(target: str, expected: dict[str, int]) -> None:
+    result = snakemake(target, "-n", "--quiet", "rules")
+    assert job_counts(result.stdout) == expected
+
+
 def test_bad_config_stops_with_one_message_naming_the_key() -> None:
     result = snakemake("-n", "figures/fig2.pdf", "--config", "data_source=ftp", check=False)
     assert result.returncode != 0
@@ -69,11 +81,25 @@ MINI_OVERLAY = {
         "short": {"path": "data/demo/models/short", "template": "qwen-boxed", "label": "20 steps", "role": "base"},
         "longer": {"path": "data/demo/models/longer", "template": "qwen-boxed", "label": "20 + 20 steps", "role": "rl"},
     },
-    "benchmarks": {"mini": {"local": {"path": "data/demo/mini.jsonl"}, "fields": {"id": "id", "question": "problem"},
-                            "gold": {"field": "answer", "extract": "none"}, "n": 4, "shard_size": 2}},
+    "benchmarks": {
+        "mini": {"local": {"path": "data/demo/mini.jsonl"}, "fields": {"id": "id", "question": "problem"},
+                 "gold": {"field": "answer", "extract": "none"}, "n": 4, "shard_size": 2},
+        # The code path: the LiveCodeBench fixture (stdin and functional problems), paper window and all.
+        "lcb-mini": {"kind": "code", "format": "livecodebench", "template": "livecodebench", "label": "LCB window",
+                     "local": {"path": "lcb.jsonl"}, "window": {"start": "2024-08-01", "end": "2025-02-01"},
+                     "n": 2, "shard_size": 2},
+        "lcb-mini-full": {"kind": "code", "format": "livecodebench", "template": "livecodebench", "label": "LCB all",
+                          "local": {"path": "lcb.jsonl"}, "window": {"start": None, "end": None},
+                          "n": 2, "shard_size": 2},
+    },
     "figures": {"fig2": {"title": "mini demo", "rows": ["mini"],
+                         "columns": [{"title": "tiny", "models": ["short", "longer"]}]},
+                "code": {"title": "mini code", "transpose": True, "rows": ["lcb-mini", "lcb-mini-full"],
                          "columns": [{"title": "tiny", "models": ["short", "longer"]}]}},
+    "tables": {"solvable": {"title": "mini table", "benchmark": "lcb-mini-full", "models": ["short", "longer"],
+                            "indices": [0, 6]}},
 }
+CODE_STATUSES = {"passed", "failed", "timeout", "runtime_error", "no_code", "sandbox_error"}
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +107,9 @@ def mini_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run the real DAG (demo rules, vLLM sampling, verify, counts, pass@k, figure) in a work dir."""
     work = tmp_path_factory.mktemp("workdir")
     shutil.copy(PROJECT / "config.yaml", work / "config.yaml")
+    shutil.copy(PROJECT / "tests/data/lcb_fixture.jsonl", work / "lcb.jsonl")
     (work / "mini.yaml").write_text(yaml.safe_dump(MINI_OVERLAY))
-    snakemake("figures/fig2.pdf", "figures/graders/fig2.pdf", "-s", str(PROJECT / "Snakefile"), "-d", str(work), "--configfile",
+    snakemake("figures/fig2.pdf", "figures/graders/fig2.pdf", "figures/code.pdf", "figures/solvable.csv", "-s", str(PROJECT / "Snakefile"), "-d", str(work), "--configfile",
               "config.yaml", "mini.yaml", "--cores", "2", "--resources", "gpu=1", cwd=work)
     return work
 
@@ -143,3 +170,53 @@ def test_mini_demo_is_complete_and_raising_n_adds_shards_only(mini_run: Path) ->
     counts = job_counts(raised.stdout)
     assert counts["sample"] == 2 and counts["verify"] == 2  # one new shard per model, old ones kept
     assert (mini_run / "results/samples/short/mini/seed0.parquet").read_bytes() == old
+
+
+def _exact_passk(correct: list[int], n: int, k: int) -> float:
+    return float(sum((1 - Fraction(comb(n - c, k), comb(n, k)) for c in correct), Fraction(0)) / len(correct))
+
+
+@pytest.mark.workflow
+def test_mini_demo_code_path_end_to_end(mini_run: Path) -> None:
+    """Prompts from the code template, programs judged in the sandbox, pass@k, figure, table."""
+    for bench, problems in (("lcb-mini", 4), ("lcb-mini-full", 6)):
+        table = pl.read_parquet(mini_run / f"data/benchmarks/{bench}.parquet")
+        assert table.height == problems and set(table["test_mode"]) == {"lcb_stdin", "lcb_functional"}
+        for model in ("short", "longer"):
+            record = tables.read_provenance(mini_run / f"results/samples/{model}/{bench}/seed0.parquet")
+            assert record["prompt_template"] == "livecodebench"
+            verdicts = pl.read_parquet(mini_run / f"results/verdicts/{model}/{bench}/seed0.parquet")
+            assert verdicts.height == problems * 2 and set(verdicts["status"]) <= CODE_STATUSES
+            assert verdicts["detail"].null_count() == 0  # how the program was found, per sample
+            assert (verdicts["correct"] == (verdicts["status"] == "passed")).all()
+            correct = verdicts.group_by("problem_id").agg(pl.col("correct").sum())["correct"].to_list()
+            passk = pl.read_parquet(mini_run / f"results/passk/{model}/{bench}.parquet")
+            for k, value in passk.select("k", "pass_at_k").iter_rows():
+                assert abs(value - _exact_passk(correct, 2, k)) < 1e-12
+    plotted = pl.read_csv(mini_run / "figures/code.csv")
+    assert set(zip(plotted["row"], plotted["col"], plotted["benchmark_label"])) == {(0, 0, "LCB window"), (0, 1, "LCB all")}
+    solvable = pl.read_csv(mini_run / "figures/solvable.csv")
+    assert solvable["row"].to_list() == ["20 steps", "20 + 20 steps", "only 20 steps", "only 20 + 20 steps"]
+
+
+@pytest.mark.workflow
+def test_verify_stage_passes_a_correct_program_on_the_prepared_table(mini_run: Path, tmp_path: Path) -> None:
+    """The same verify command the rule runs, on known programs: right passes, wrong fails."""
+    import json
+
+    from rlvr_boundary.sampling import SAMPLE_SCHEMA
+
+    right = "\nn = int(input())\nprint(sum(map(int, input().split())))\n```"
+    wrong = "\nn = int(input())\nprint(n)\n```"
+    samples = pl.DataFrame({"problem_id": ["fx-sum", "fx-sum"], "sample_index": [0, 1], "response": [right, wrong],
+                            "n_tokens": [20, 10], "finish_reason": ["stop", "stop"], "cumulative_logprob": [-1.0, -1.0]},
+                           schema=SAMPLE_SCHEMA)
+    tables.write_parquet(samples, tmp_path / "samples.parquet", {"stage": "sample"})
+    spec = {"benchmark": "lcb-mini", "template": "livecodebench", "code_timeout_s": None}
+    subprocess.run([sys.executable, "-m", "rlvr_boundary", "verify", "--spec", json.dumps(spec),
+                    "--samples", str(tmp_path / "samples.parquet"), "--benchmark-table",
+                    str(mini_run / "data/benchmarks/lcb-mini.parquet"), "--output", str(tmp_path / "v.parquet")],
+                   check=True, capture_output=True)
+    verdicts = pl.read_parquet(tmp_path / "v.parquet")
+    assert verdicts["status"].to_list() == ["passed", "failed"]
+    assert verdicts["correct"].to_list() == [True, False]

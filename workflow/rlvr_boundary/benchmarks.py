@@ -1,6 +1,8 @@
-"""Benchmarks: turn a source (local jsonl or a pinned Hugging Face dataset) into one table.
+"""Benchmarks: turn a source (local file, pinned Hugging Face dataset or pinned release URL)
+into one prepared table, ``data/benchmarks/{benchmark}.parquet``.
 
-The prepared table ``data/benchmarks/{benchmark}.parquet`` has one row per problem:
+Code benchmarks (HumanEval+, MBPP+, LiveCodeBench) get the columns of
+``code_benchmarks.CODE_TABLE_SCHEMA`` (tests included). A math benchmark's table has one row per problem:
 ``problem_id`` (str), ``index`` (0-based source order, as the paper's Table 4 counts),
 ``question`` (str), ``gold`` (str, already extracted as the authors' loader did) and
 ``metadata`` (JSON of every other source field). Gold extraction follows the paper's repo
@@ -11,13 +13,14 @@ the text after ``####``, OlympiadBench ``final_answer[0]`` without ``$``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from rlvr_boundary import tables
+from rlvr_boundary import code_benchmarks, tables
 from rlvr_boundary.verify.math_extract import last_boxed
 
 TABLE_SCHEMA: dict[str, type[pl.DataType]] = {
@@ -117,7 +120,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _load_local(spec: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _checked_local(spec: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
     path = Path(spec["local"]["path"])
     if not path.is_file():
         raise BenchmarkError(
@@ -127,7 +130,30 @@ def _load_local(spec: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, A
     expected = spec["local"].get("sha256")
     if expected and digest != expected:
         raise BenchmarkError(f"{path}: sha256 {digest} differs from the configured {expected}")
-    return read_jsonl(path), {"kind": "local", "path": str(path), "sha256": digest}
+    return path, {"kind": "local", "path": str(path), "sha256": digest}
+
+
+def _fetch_url(href: str, sha256: str) -> tuple[Path, dict[str, Any]]:
+    """A pinned release file, downloaded once into the cache and checked by its sha256."""
+    import urllib.request
+
+    cache = code_benchmarks.default_cache_dir() / "downloads" / sha256
+    path = cache / Path(href.split("?")[0]).name
+    if not path.is_file():
+        try:
+            with urllib.request.urlopen(href, timeout=60) as response:
+                blob = response.read()
+        except OSError as exc:
+            raise BenchmarkError(f"url {href}: cannot download ({exc}); use data_source: local") from exc
+        digest = tables.sha256_bytes(blob)
+        if digest != sha256:
+            raise BenchmarkError(f"url {href}: sha256 {digest} differs from the configured {sha256}")
+        cache.mkdir(parents=True, exist_ok=True)
+        with tables.atomic_path(path) as tmp:
+            tmp.write_bytes(blob)
+    elif tables.sha256_file(path) != sha256:
+        raise BenchmarkError(f"{path}: cached download of {href} is corrupt (sha256 differs); delete it")
+    return path, {"kind": "url", "href": href, "sha256": sha256, "path": str(path)}
 
 
 def _resolve_hub_commit(dataset_id: str, revision: str) -> str:
@@ -159,19 +185,70 @@ def _load_hub(spec: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any
     return list(dataset), record
 
 
-def prepare(name: str, spec: dict[str, Any], data_source: str) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """The prepared table of benchmark ``name`` and a record of where it came from."""
-    if data_source not in spec:
-        raise BenchmarkError(f"benchmarks.{name}: no {data_source!r} source configured")
-    rows, source = _load_local(spec) if data_source == "local" else _load_hub(spec)
+def _prepare_code(name: str, spec: dict[str, Any], source_kind: str) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """A code benchmark's table: evalplus release files or LiveCodeBench releases."""
+    if source_kind == "local":
+        path, source = _checked_local(spec)
+        files: list[Path] = [path]  # LiveCodeBench: the release's files concatenated in order
+    elif source_kind == "url":
+        path, source = _fetch_url(spec["url"]["href"], spec["url"]["sha256"])
+        files = [path]
+    else:
+        hub = spec["hf"]
+        pinned = re.fullmatch(r"[0-9a-f]{40}", hub["revision"]) is not None
+        commit = hub["revision"] if pinned else _resolve_hub_commit(hub["id"], hub["revision"])
+        try:
+            files = code_benchmarks.download_livecodebench(commit, version_tag=hub["version_tag"], dataset=hub["id"])
+        except Exception as exc:  # offline, network, auth, missing file
+            raise BenchmarkError(f"hf dataset {hub['id']!r}@{commit}: cannot download {hub['version_tag']} "
+                                 f"({type(exc).__name__}: {exc}); point local.path at the release files") from exc
+        source = {"kind": "hf", "id": hub["id"], "revision": hub["revision"], "commit": commit,
+                  "version_tag": hub["version_tag"], "files": {f.name: tables.sha256_file(f) for f in files}}
+    try:
+        if spec["format"] == "evalplus":
+            frame = code_benchmarks.read_evalplus(files[0])
+        else:
+            window = spec.get("window") or {"start": None, "end": None}
+            frame = code_benchmarks.read_livecodebench(files, start_date=window["start"], end_date=window["end"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BenchmarkError(f"{source.get('path') or source.get('id')}: not a {spec['format']} file: "
+                             f"{type(exc).__name__}: {exc}") from exc
+    if frame.height == 0:
+        raise BenchmarkError(f"{source.get('path') or source.get('id')}: no problems (window {spec.get('window')})")
+    record = {"benchmark": name, "kind": "code", "format": spec["format"], "source": source,
+              "window": spec.get("window")}
+    return frame, record
+
+
+def prepare(name: str, spec: dict[str, Any], source_kind: str) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The prepared table of benchmark ``name`` and a record of where it came from.
+
+    ``source_kind`` is ``local``, ``hf`` or ``url`` (``config.source_kind`` picks it).
+    """
+    if source_kind not in spec:
+        raise BenchmarkError(f"benchmarks.{name}: no {source_kind!r} source configured")
+    if spec.get("kind", "math") == "code":
+        return _prepare_code(name, spec, source_kind)
+    if source_kind == "local":
+        path, source = _checked_local(spec)
+        rows = read_jsonl(path)
+    else:
+        rows, source = _load_hub(spec)
     origin = source.get("path") or source["id"]
     frame = build_table(rows, spec, origin)
-    return frame, {"benchmark": name, "source": source, "fields": spec["fields"], "gold": spec["gold"]}
+    return frame, {"benchmark": name, "kind": "math", "source": source, "fields": spec["fields"], "gold": spec["gold"]}
 
 
 def load(name: str, path: str | Path) -> pl.DataFrame:
-    """Read a prepared benchmark table, checking its columns (the one public loader)."""
-    frame = tables.read_parquet(path, TABLE_SCHEMA)
+    """Read a prepared benchmark table, math or code, checking its columns (the one public loader)."""
+    columns = set(pl.read_parquet_schema(path))
+    schema = code_benchmarks.CODE_TABLE_SCHEMA if "test_mode" in columns else TABLE_SCHEMA
+    frame = tables.read_parquet(path, schema)
     if frame.height == 0:
         raise BenchmarkError(f"{path}: benchmark {name!r} has no problems")
     return frame
+
+
+def is_code(table: pl.DataFrame) -> bool:
+    """Whether a prepared table is a code benchmark (graded by unit tests, not answers)."""
+    return "test_mode" in table.columns

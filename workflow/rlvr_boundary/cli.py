@@ -31,7 +31,7 @@ def _cmd_prepare(args: argparse.Namespace) -> None:
     from rlvr_boundary import stages
 
     spec = args.spec
-    stages.prepare(spec["name"], spec["benchmark"], spec["data_source"], args.output)
+    stages.prepare(spec["name"], spec["benchmark"], spec["source"], args.output)
 
 
 def _cmd_sample(args: argparse.Namespace) -> None:
@@ -40,16 +40,14 @@ def _cmd_sample(args: argparse.Namespace) -> None:
 
     spec = args.spec
     job = ShardJob(model_name=spec["model_name"], model=spec["model"], benchmark=spec["benchmark"],
-                   shard=Shard(**spec["shard"]), sampling=spec["sampling"])
+                   template=spec["template"], shard=Shard(**spec["shard"]), sampling=spec["sampling"])
     stages.sample(job, args.benchmark_table, args.output, args.threads)
 
 
 def _cmd_verify(args: argparse.Namespace) -> None:
     from rlvr_boundary import stages
 
-    spec = args.spec
-    stages.verify(args.samples, args.benchmark_table, args.output, benchmark=spec["benchmark"],
-                  grader=spec["grader"], timeout_s=spec["timeout_s"], workers=args.workers)
+    stages.verify(args.samples, args.benchmark_table, args.output, spec=args.spec, workers=args.workers)
 
 
 def _cmd_count(args: argparse.Namespace) -> None:
@@ -82,10 +80,20 @@ def _cmd_figure(args: argparse.Namespace) -> None:
     pairs = [tuple(pair) for pair in spec["pairs"]]
     if len(pairs) != len(args.passk):
         raise ValueError(f"figure: {len(pairs)} (model, benchmark) pairs but {len(args.passk)} --passk files")
-    panels = [Panel(p["row"], p["col"], p["benchmark"], p["title"], tuple(p["models"])) for p in spec["panels"]]
+    panels = [Panel(**{**p, "models": tuple(p["models"])}) for p in spec["panels"]]
     table = figures.grader_table if args.graders else figures.figure_table
     points = table(panels, dict(zip(pairs, args.passk)), spec["models"])
     figures.draw(points, spec["title"], args.output, note=spec.get("note"))
+
+
+def _cmd_solvable(args: argparse.Namespace) -> None:
+    from rlvr_boundary import figures, stages, tables
+
+    spec = args.spec
+    if len(args.counts) != len(spec["models"]):
+        raise ValueError(f"solvable: {len(spec['models'])} models but {len(args.counts)} --counts files")
+    counts = {m: tables.read_parquet(p, stages.COUNT_SCHEMA) for m, p in zip(spec["models"], args.counts)}
+    figures.write_csv(figures.solvable_table(counts, spec["labels"], spec.get("indices")), args.output)
 
 
 def _cmd_demo_benchmark(args: argparse.Namespace) -> None:
@@ -116,19 +124,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prepare", help="write data/benchmarks/{benchmark}.parquet")
-    p.add_argument("--spec", type=_spec, required=True, help="{name, benchmark, data_source}")
+    p.add_argument("--spec", type=_spec, required=True, help="{name, benchmark, source}")
     p.add_argument("--output", required=True)
     p.set_defaults(func=_cmd_prepare)
 
     p = sub.add_parser("sample", help="sample one seed shard with vLLM")
-    p.add_argument("--spec", type=_spec, required=True, help="{model_name, model, benchmark, shard, sampling}")
+    p.add_argument("--spec", type=_spec, required=True, help="{model_name, model, benchmark, template, shard, sampling}")
     p.add_argument("--benchmark-table", required=True)
     p.add_argument("--output", required=True)
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("verify", help="judge one shard of samples")
-    p.add_argument("--spec", type=_spec, required=True, help="{benchmark, grader, timeout_s}")
+    p.add_argument("--spec", type=_spec, required=True, help="{benchmark, grader, timeout_s} or, for code, {benchmark, template, code_timeout_s}")
     p.add_argument("--samples", required=True)
     p.add_argument("--benchmark-table", required=True)
     p.add_argument("--output", required=True)
@@ -162,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--graders", action="store_true", help="the tables are grader comparisons (ours vs paper)")
     p.add_argument("--output", required=True)
     p.set_defaults(func=_cmd_figure)
+
+    p = sub.add_parser("solvable", help="Tables 4/5: indices of problems each model solves (CSV)")
+    p.add_argument("--spec", type=_spec, required=True, help="{benchmark, models, labels, indices}")
+    p.add_argument("--counts", nargs="+", required=True, help="count tables, in the order of spec.models")
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=_cmd_solvable)
 
     p = sub.add_parser("demo-benchmark", help="write the synthetic arithmetic benchmark (jsonl)")
     p.add_argument("--kind", required=True)

@@ -45,6 +45,7 @@ from rlvr_boundary.verify import code as code_verify
 
 __all__ = [
     "CODE_TABLE_SCHEMA",
+    "default_cache_dir",
     "LCB_DATASET",
     "LCB_RELEASE_FILES",
     "download_livecodebench",
@@ -89,7 +90,8 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def _default_cache_dir() -> Path:
+def default_cache_dir() -> Path:
+    """Where computed expected outputs and downloaded release files are kept."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "rlvr_boundary"
 
@@ -151,7 +153,7 @@ def read_evalplus(path: str | os.PathLike, *, cache_dir: str | os.PathLike | Non
     digest = hashlib.sha256(gzip.decompress(raw) if path.suffix == ".gz" else raw).hexdigest()
     first = rows[0]["task_id"] if rows else ""
     benchmark, dataset = ("humanevalplus", "humaneval") if first.startswith("HumanEval/") else ("mbppplus", "mbpp")
-    expected = _expected_outputs(rows, digest, Path(cache_dir) if cache_dir else _default_cache_dir(), workers)
+    expected = _expected_outputs(rows, digest, Path(cache_dir) if cache_dir else default_cache_dir(), workers)
     records = []
     for index, row in enumerate(rows):
         base = _inputs(row, "base_input")
@@ -276,7 +278,7 @@ def read_livecodebench(path_or_rows: LcbSource, *,
     return pl.DataFrame(records, schema=CODE_TABLE_SCHEMA)
 
 
-def download_livecodebench(revision: str, *, version_tag: str = "release_v5",
+def download_livecodebench(revision: str, *, version_tag: str = "release_v5", dataset: str = LCB_DATASET,
                            cache_dir: str | os.PathLike | None = None) -> list[Path]:
     """Fetch the raw jsonl files of ``version_tag`` at a pinned hub ``revision``.
 
@@ -289,6 +291,6 @@ def download_livecodebench(revision: str, *, version_tag: str = "release_v5",
     if version_tag not in LCB_RELEASE_FILES:
         raise ValueError(f"unknown version_tag {version_tag!r}; known: {sorted(LCB_RELEASE_FILES)}")
     return [
-        Path(hf_hub_download(LCB_DATASET, name, repo_type="dataset", revision=revision, cache_dir=cache_dir))
+        Path(hf_hub_download(dataset, name, repo_type="dataset", revision=revision, cache_dir=cache_dir))
         for name in LCB_RELEASE_FILES[version_tag]
     ]

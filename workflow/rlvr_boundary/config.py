@@ -88,15 +88,16 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 def _check_references(config: dict[str, Any], source: str) -> None:
     models, benchmarks = config["models"], config["benchmarks"]
     for name, model in models.items():
-        for bench in model.get("n", {}):
-            if bench not in benchmarks:
-                raise ConfigError(f"{source}: models.{name}.n.{bench}: unknown benchmark")
+        for key in ("n", "templates"):
+            for bench in model.get(key, {}):
+                if bench not in benchmarks:
+                    raise ConfigError(f"{source}: models.{name}.{key}.{bench}: unknown benchmark")
     for name, bench in benchmarks.items():
-        if config["data_source"] not in bench:
-            raise ConfigError(
-                f"{source}: benchmarks.{name}: data_source is {config['data_source']!r} "
-                f"but the benchmark has no {config['data_source']!r} source"
-            )
+        if config["data_source"] == "hf" and not ({"hf", "url"} & set(bench)):
+            raise ConfigError(f"{source}: benchmarks.{name}: data_source is 'hf' but the benchmark has no hf or url source")
+        if bench["kind"] == "code" and bench["format"] == "livecodebench" and "hf" in bench \
+                and "version_tag" not in bench["hf"]:
+            raise ConfigError(f"{source}: benchmarks.{name}.hf.version_tag: required for LiveCodeBench")
     for fig, figure in config["figures"].items():
         for i, bench in enumerate(figure["rows"]):
             if bench not in benchmarks:
@@ -107,6 +108,57 @@ def _check_references(config: dict[str, Any], source: str) -> None:
                     raise ConfigError(
                         f"{source}: figures.{fig}.columns.{j}.models.{m}: unknown model {model!r}"
                     )
+                for bench in figure["rows"]:
+                    _checked_template(config, model, bench, f"{source}: figures.{fig}: {model} on {bench}")
+    for name, table in config.get("tables", {}).items():
+        if table["benchmark"] not in benchmarks:
+            raise ConfigError(f"{source}: tables.{name}.benchmark: unknown benchmark {table['benchmark']!r}")
+        for m, model in enumerate(table["models"]):
+            if model not in models:
+                raise ConfigError(f"{source}: tables.{name}.models.{m}: unknown model {model!r}")
+            _checked_template(config, model, table["benchmark"], f"{source}: tables.{name}: {model}")
+
+
+def _checked_template(config: dict[str, Any], model: str, benchmark: str, where: str) -> str:
+    try:
+        return template_for(config, model, benchmark)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def template_for(config: dict[str, Any], model: str, benchmark: str) -> str:
+    """The prompt a model gets on a benchmark: the model's per-benchmark entry, else the
+    code benchmark's own template, else the model's (math) template; its kind must match."""
+    from rlvr_boundary.prompts import template_kind
+
+    spec, bench = config["models"][model], config["benchmarks"][benchmark]
+    template = spec.get("templates", {}).get(benchmark) or bench.get("template") or spec.get("template")
+    if template is None:
+        raise ValueError(f"models.{model}.template: no prompt template for benchmark {benchmark!r}")
+    kind = bench.get("kind", "math")
+    if template_kind(template) != kind:
+        raise ValueError(f"template {template!r} is a {template_kind(template)} prompt but {benchmark!r} is a {kind} benchmark")
+    return template
+
+
+def sampling_for(config: dict[str, Any], model: str) -> dict[str, Any]:
+    """The sampling parameters of one model: ``sampling`` with the model's ``max_tokens``."""
+    sampling = dict(config["sampling"])
+    if "max_tokens" in config["models"][model]:
+        sampling["max_tokens"] = config["models"][model]["max_tokens"]
+    return sampling
+
+
+def source_kind(config: dict[str, Any], benchmark: str) -> str:
+    """Which configured source a benchmark is read from: ``local``, ``hf`` or ``url``.
+
+    ``data_source: local`` takes the local copy where there is one (LiveCodeBench has none
+    here, so it comes from the hub); ``hf`` takes the remote source.
+    """
+    spec = config["benchmarks"][benchmark]
+    if config["data_source"] == "local" and "local" in spec:
+        return "local"
+    return "hf" if "hf" in spec else "url" if "url" in spec else "local"
 
 
 def config_hash(fragment: Any) -> str:
@@ -159,12 +211,16 @@ class Panel:
     benchmark: str
     title: str
     models: tuple[str, ...]
+    benchmark_label: str = ""
 
 
 def panels(config: dict[str, Any], figure: str) -> list[Panel]:
+    """Panels of a figure: benchmarks down the rows (across the columns when transposed)."""
     spec = config["figures"][figure]
+    flip = spec.get("transpose", False)
     return [
-        Panel(r, c, bench, column["title"], tuple(column["models"]))
+        Panel(c if flip else r, r if flip else c, bench, column["title"], tuple(column["models"]),
+              config["benchmarks"][bench].get("label", bench))
         for r, bench in enumerate(spec["rows"])
         for c, column in enumerate(spec["columns"])
     ]

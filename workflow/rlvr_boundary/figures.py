@@ -1,4 +1,5 @@
-"""Figures: pass@k grids in the paper's layout, drawn from pass@k tables only.
+"""Figures and tables: pass@k grids in the paper's layout, drawn from pass@k tables only,
+and the solvable-problem tables (Tables 4, 5), made from per-problem counts.
 
 A figure is a grid (rows = benchmarks, columns = model groups); each panel plots pass@k
 against k on a log2 axis for its models, with the paper's convention of base vs RL colours.
@@ -25,6 +26,17 @@ ROLE_COLOURS = {"base": "#1f77b4", "rl": "#d62728", "instruct": "#2ca02c", "dist
 ROLE_ORDER = ["base", "rl", "instruct", "distill"]
 
 
+def _panel_columns(panel: Panel, model: str, models: Mapping[str, Mapping[str, str]]) -> list[pl.Expr]:
+    """The columns that say which panel and model a plotted point belongs to."""
+    return [
+        pl.lit(panel.row).alias("row"), pl.lit(panel.col).alias("col"),
+        pl.lit(panel.title).alias("panel"), pl.lit(panel.benchmark).alias("benchmark"),
+        pl.lit(panel.benchmark_label or panel.benchmark).alias("benchmark_label"),
+        pl.lit(model).alias("model"), pl.lit(models[model]["label"]).alias("label"),
+        pl.lit(models[model]["role"]).alias("role"),
+    ]
+
+
 def figure_table(panels: Sequence[Panel], passk_paths: Mapping[tuple[str, str], str | Path],
                  models: Mapping[str, Mapping[str, str]]) -> pl.DataFrame:
     """Long table of every plotted point: one row per (panel, model, k)."""
@@ -34,10 +46,7 @@ def figure_table(panels: Sequence[Panel], passk_paths: Mapping[tuple[str, str], 
         k_max = min(int(curve["k"].max()) for curve in curves.values())
         for model, curve in curves.items():
             frames.append(curve.filter(pl.col("k") <= k_max).select(
-                pl.lit(panel.row).alias("row"), pl.lit(panel.col).alias("col"),
-                pl.lit(panel.title).alias("panel"), pl.lit(panel.benchmark).alias("benchmark"),
-                pl.lit(model).alias("model"), pl.lit(models[model]["label"]).alias("label"),
-                pl.lit(models[model]["role"]).alias("role"), "k", "pass_at_k", "n_problems",
+                *_panel_columns(panel, model, models), "k", "pass_at_k", "n_problems",
             ))
     return pl.concat(frames)
 
@@ -51,10 +60,7 @@ def grader_table(panels: Sequence[Panel], curve_paths: Mapping[tuple[str, str], 
             curves = tables.read_parquet(curve_paths[(model, panel.benchmark)])
             for grader in ("ours", "paper"):
                 frames.append(curves.select(
-                    pl.lit(panel.row).alias("row"), pl.lit(panel.col).alias("col"),
-                    pl.lit(panel.title).alias("panel"), pl.lit(panel.benchmark).alias("benchmark"),
-                    pl.lit(model).alias("model"), pl.lit(models[model]["label"]).alias("label"),
-                    pl.lit(models[model]["role"]).alias("role"), pl.lit(grader).alias("grader"),
+                    *_panel_columns(panel, model, models), pl.lit(grader).alias("grader"),
                     "k", pl.col(f"pass_at_k_{grader}").alias("pass_at_k"),
                 ))
     return pl.concat(frames)
@@ -78,7 +84,7 @@ def draw(points: pl.DataFrame, title: str, pdf: str | Path, note: str | None = N
                     color=ROLE_COLOURS[group["role"].iloc[0]])
         ax.set_xscale("log", base=2)
         ax.set_ylim(0, 1.02)
-        ax.set_title(f"{panel['panel'][0]} — {panel['benchmark'][0]}", fontsize=9)
+        ax.set_title(f"{panel['panel'][0]} — {panel['benchmark_label'][0]}", fontsize=9)
         ax.set_xlabel("k" if row == n_rows - 1 else "")
         ax.set_ylabel("pass@k" if col == 0 else "")
         handles, labels = ax.get_legend_handles_labels()
@@ -93,5 +99,37 @@ def draw(points: pl.DataFrame, title: str, pdf: str | Path, note: str | None = N
     with tables.atomic_path(pdf) as tmp:
         fig.savefig(tmp, format="pdf")
     plt.close(fig)
-    with tables.atomic_path(pdf.with_suffix(".csv")) as tmp:
-        points.write_csv(tmp)
+    write_csv(points, pdf.with_suffix(".csv"))
+
+
+def solvable_table(counts: Mapping[str, pl.DataFrame], labels: Mapping[str, str],
+                   indices: Sequence[int] | None = None) -> pl.DataFrame:
+    """Tables 4 and 5: per model, the 0-based indices of problems with at least one correct
+    sample (pass@n > 0), then the indices only the first or only the second model solves.
+
+    ``counts`` maps two models, in order, to their (n, c) tables; ``indices`` = [first, last)
+    restricts the listing (Table 5 shows LiveCodeBench problems 400-449).
+    """
+    solved: dict[str, list[int]] = {}
+    for model, table in counts.items():
+        rows = table.filter(pl.col("c") > 0)
+        if indices is not None:
+            rows = rows.filter(pl.col("index").is_between(indices[0], indices[1], closed="left"))
+        solved[model] = sorted(rows["index"].to_list())
+    first, second = list(counts)
+    only = {
+        f"only {labels[first]}": sorted(set(solved[first]) - set(solved[second])),
+        f"only {labels[second]}": sorted(set(solved[second]) - set(solved[first])),
+    }
+    lines = [(labels[m], m, solved[m]) for m in (first, second)] + [(name, "", ids) for name, ids in only.items()]
+    return pl.DataFrame({
+        "row": [name for name, _, _ in lines],
+        "model": [model for _, model, _ in lines],
+        "n_solvable": [len(ids) for _, _, ids in lines],
+        "indices": [", ".join(map(str, ids)) for _, _, ids in lines],
+    })
+
+
+def write_csv(frame: pl.DataFrame, path: str | Path) -> None:
+    with tables.atomic_path(path) as tmp:
+        frame.write_csv(tmp)

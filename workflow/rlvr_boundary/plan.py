@@ -36,6 +36,7 @@ wrong, only slow to schedule; ``plan`` flags it.
 from __future__ import annotations
 
 import argparse
+import gzip
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -47,7 +48,7 @@ import polars as pl
 import yaml
 
 from rlvr_boundary import config as rb_config
-from rlvr_boundary.config import ConfigError, deep_merge, figure_pairs, validate
+from rlvr_boundary.config import ConfigError, deep_merge, figure_pairs, sampling_for, validate
 
 _DTYPE_BYTES = {"auto": 2, "bfloat16": 2, "float16": 2, "float32": 4}
 
@@ -97,19 +98,25 @@ def problem_count(config: dict[str, Any], benchmark: str) -> int:
         return known[benchmark]
     local = config["benchmarks"][benchmark].get("local")
     if local is not None and Path(local["path"]).is_file():
-        with open(local["path"], "rb") as handle:
-            return sum(1 for line in handle if line.strip())
+        return count_lines(local["path"])
     raise ConfigError(
         f"cluster.problems.{benchmark}: number of problems unknown (no local file to count); add it"
     )
 
 
+def count_lines(path: str | Path) -> int:
+    """Non-empty lines of a jsonl file, gzipped or not (one problem each)."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
 def mean_output_tokens(config: dict[str, Any], model: str) -> float:
     """Expected generated tokens per sample of ``model`` (see the module docstring)."""
-    cluster, sampling = _cluster(config), config["sampling"]
+    cluster, sampling = _cluster(config), sampling_for(config, model)
     context = config["models"][model].get("max_model_len") or sampling.get("max_model_len")
     cap = min(sampling["max_tokens"], context) if context else sampling["max_tokens"]
-    typical = min(cluster["typical_output_tokens"], cap)
+    typical = min(config["models"][model].get("typical_output_tokens", cluster["typical_output_tokens"]), cap)
     return (1 - cluster["truncated_fraction"]) * typical + cluster["truncated_fraction"] * cap
 
 
@@ -270,7 +277,8 @@ def format_plan(config: dict[str, Any], figures: Sequence[str]) -> str:
          f" weights <= {cluster['weight_fraction']:.0%} of it per GPU"),
         (f"  {cluster['tokens_per_gpu_second']} generated tokens/s per GPU at {cluster['reference_params_b']}B,"
          f" scaled by size; startup {cluster['startup_minutes']} min per job"),
-        (f"  output: typical {cluster['typical_output_tokens']} tokens, {cluster['truncated_fraction']:.0%}"
+        (f"  output: typical {cluster['typical_output_tokens']} tokens (unless a model sets its own),"
+         f" {cluster['truncated_fraction']:.0%}"
          f" run to max_tokens={config['sampling']['max_tokens']}"),
         (f"  one job <= {cluster['job_hours']} h (shards halved to fit); time limit = startup +"
          f" {cluster['safety_factor']} x generation, x attempt on retry, <= {cluster['max_job_hours']} h"),

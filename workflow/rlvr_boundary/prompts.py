@@ -75,15 +75,6 @@ class StopRule:
     token_ids: tuple[int, ...] = ()
 
 
-def render(template: str, question: str) -> str:
-    """The prompt string sent to the engine for one question (zero-shot, no chat template)."""
-    try:
-        text = TEMPLATES[template]
-    except KeyError:
-        raise ValueError(f"unknown prompt template {template!r}; known: {sorted(TEMPLATES)}") from None
-    return text.format(input=question).strip(" ")
-
-
 def stop_rule(template: str, policy: str, model_path: str = "") -> StopRule:
     """Stop strings/ids for a template under a stop policy (``markup`` or ``paper``).
 
@@ -91,8 +82,7 @@ def stop_rule(template: str, policy: str, model_path: str = "") -> StopRule:
     for any template whose name contains ``qwen``, ``Question:``/``Answer:`` for ``abel``, and
     Qwen2 end token ids only when the model path contains ``qwen2`` (hazard 3).
     """
-    if template not in TEMPLATES:
-        raise ValueError(f"unknown prompt template {template!r}; known: {sorted(TEMPLATES)}")
+    template_kind(template)  # unknown names fail here
     if policy == "markup":
         return StopRule(strings=MARKUP_STOPS)
     if policy == "paper":
@@ -113,8 +103,6 @@ def stop_rule(template: str, policy: str, model_path: str = "") -> StopRule:
 # authors append so that base and RL models both answer with code. A response continues
 # that prefill (``rlvr_boundary.verify.code.CODE_PREFILL``). The LiveCodeBench repo's own Qwen
 # template has no "### Format:" headers; the paper's figure has them, and we follow the paper.
-
-from collections.abc import Mapping  # noqa: E402
 
 LCB_FORMATTING_WITH_STARTER_CODE = (
     "You will use the following starter code to write the solution to the problem and enclose your "
@@ -145,18 +133,51 @@ EVALPLUS_CODE = (
 )
 """Fig. 25, HumanEval+ and MBPP+ (evalplus's instruction and response prefix)."""
 
-CODE_TEMPLATES: dict[str, str] = {"livecodebench": LIVECODEBENCH_CODE, "evalplus": EVALPLUS_CODE}
+LCB_R1_DISTILL_CODE = (
+    "<\uff5cUser\uff5c>"
+    "You will be given a question (problem specification) and will generate a correct Python program "
+    "that matches the specification and passes all tests. You will NOT return anything except for the "
+    "program.\n\nQuestion: {question}\n\n### Format:\n{format_block}<\uff5cAssistant\uff5c><think>\n"
+)
+"""Fig. 3's pair (R1-Distill-Qwen-14B, DeepCoder-14B) on LiveCodeBench: the paper does not print
+their prompt. Our choice: Fig. 24's user message in R1's own chat format (no system prompt, as
+DeepSeek recommends); no code prefill, because these models reason before they answer."""
+
+CODE_TEMPLATES: dict[str, str] = {
+    "livecodebench": LIVECODEBENCH_CODE,
+    "livecodebench-r1": LCB_R1_DISTILL_CODE,
+    "evalplus": EVALPLUS_CODE,
+}
 
 
-def render_code(template: str, task: Mapping[str, object]) -> str:
-    """The prompt for one code task, a row of the prepared table (``question``, ``starter_code``).
+def _render_code(text: str, question: str, starter_code: str) -> str:
+    """Values are substituted once and never re-parsed, so braces in a problem are safe."""
+    if "{format_block}" not in text:
+        return text.format(question=question)
+    block = LCB_WITH_STARTER_BLOCK.format(starter_code=starter_code) if starter_code else LCB_WITHOUT_STARTER_BLOCK
+    return text.format(question=question, format_block=block)
 
-    Values are substituted once and never re-parsed, so braces in a problem are safe.
+
+def template_kind(template: str) -> str:
+    """``math`` or ``code``: which benchmarks a template's prompt is written for."""
+    if template in TEMPLATES:
+        return "math"
+    if template in CODE_TEMPLATES:
+        return "code"
+    raise ValueError(f"unknown prompt template {template!r}; known: {sorted(TEMPLATES) + sorted(CODE_TEMPLATES)}")
+
+
+def render(template: str, question: str, starter_code: str = "") -> str:
+    """The prompt string sent to the engine for one problem (zero-shot, no chat template).
+
+    Math templates are formatted and stripped as ``math_eval.py`` does; code templates take
+    the problem's starter code too (LiveCodeBench; empty for stdin problems and evalplus).
     """
-    if template == "evalplus":
-        return EVALPLUS_CODE.format(question=task["question"])
-    if template == "livecodebench":
-        starter = str(task.get("starter_code") or "")
-        block = LCB_WITH_STARTER_BLOCK.format(starter_code=starter) if starter else LCB_WITHOUT_STARTER_BLOCK
-        return LIVECODEBENCH_CODE.format(question=task["question"], format_block=block)
-    raise ValueError(f"unknown code template {template!r}; known: {sorted(CODE_TEMPLATES)}")
+    if template_kind(template) == "math":
+        return TEMPLATES[template].format(input=question).strip(" ")
+    return _render_code(CODE_TEMPLATES[template], question, starter_code)
+
+
+def code_prefill(template: str) -> str:
+    """The code fence a prompt leaves open ("```python"), which the response continues; or ""."""
+    return "```python" if CODE_TEMPLATES.get(template, "").endswith("```python") else ""

@@ -60,6 +60,7 @@ class ShardJob:
     model_name: str
     model: dict[str, Any]
     benchmark: str
+    template: str
     shard: Shard
     sampling: dict[str, Any]
 
@@ -103,12 +104,13 @@ def _open_chunks(output: Path, fingerprint: str) -> Path:
 
 def _draw_chunk(engine: Engine, job: ShardJob, problems: pl.DataFrame) -> pl.DataFrame:
     sampling, shard = job.sampling, job.shard
-    stop = stop_rule(job.model["template"], sampling["stop_policy"], model_source(job.model)[0])
+    stop = stop_rule(job.template, sampling["stop_policy"], model_source(job.model)[0])
     requests: list[Request] = []
     rows: list[dict[str, Any]] = []
     pending: list[int] = []
-    for problem_id, question in problems.select("problem_id", "question").iter_rows():
-        prompt_ids = engine.tokenize(render(job.model["template"], question))
+    starter = problems["starter_code"] if "starter_code" in problems.columns else [""] * problems.height
+    for (problem_id, question), starter_code in zip(problems.select("problem_id", "question").iter_rows(), starter):
+        prompt_ids = engine.tokenize(render(job.template, question, starter_code or ""))
         budget = min(sampling["max_tokens"], engine.max_model_len - len(prompt_ids))
         for sample_index in range(shard.start, shard.start + shard.size):
             row = {"problem_id": problem_id, "sample_index": sample_index}
@@ -153,7 +155,7 @@ def sample_shard(job: ShardJob, benchmark_path: str | Path, output: str | Path,
     record = tables.provenance(
         stage="sample", model=job.model_name, model_spec=job.model, benchmark=job.benchmark,
         benchmark_provenance=tables.read_provenance(benchmark_path),
-        prompt_template=job.model["template"], shard=asdict(job.shard),
+        prompt_template=job.template, shard=asdict(job.shard),
         sampling=job.sampling, config_hash=fingerprint, **(provenance or {}),
     )
     tables.write_parquet(samples, output, record)

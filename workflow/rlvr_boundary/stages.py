@@ -22,9 +22,10 @@ from rlvr_boundary.sampling import ShardJob, load_samples, model_source, sample_
 VERDICT_SCHEMA: dict[str, type[pl.DataType]] = {
     "problem_id": pl.String,
     "sample_index": pl.Int64,
-    "extracted": pl.String,
+    "extracted": pl.String,   # math: the answer as written; code: the program that ran
     "correct": pl.Boolean,
-    "status": pl.String,
+    "status": pl.String,      # math: ok/no_answer/timeout/error; code: passed/failed/timeout/...
+    "detail": pl.String,      # code: how the program was found and why it failed; math: null
 }
 COUNT_SCHEMA: dict[str, type[pl.DataType]] = {
     "problem_id": pl.String, "index": pl.Int64, "n": pl.Int64, "c": pl.Int64,
@@ -34,9 +35,10 @@ PASSK_SCHEMA: dict[str, type[pl.DataType]] = {
 }
 
 
-def prepare(name: str, spec: dict[str, Any], data_source: str, output: str | Path) -> None:
-    frame, source = benchmarks.prepare(name, spec, data_source)
-    content = config_hash(frame.select("problem_id", "question", "gold").rows())
+def prepare(name: str, spec: dict[str, Any], source_kind: str, output: str | Path) -> None:
+    frame, source = benchmarks.prepare(name, spec, source_kind)
+    judged_by = "tests" if benchmarks.is_code(frame) else "gold"
+    content = config_hash(frame.select("problem_id", "question", judged_by).rows())
     tables.write_parquet(frame, output, tables.provenance(stage="prepare", content_hash=content, **source))
 
 
@@ -78,23 +80,49 @@ def _judge(samples: pl.DataFrame, golds: pl.DataFrame, samples_path: str | Path,
         joined["response"].to_list(), joined["gold"].to_list(), grader=grader,
         timeout_s=timeout_s, workers=workers, problem_ids=joined["problem_id"].to_list(),
     )
-    return joined.select("problem_id", "sample_index").with_columns(
+    return _verdict_frame(joined, verdicts, [None] * len(verdicts))
+
+
+def _verdict_frame(samples: pl.DataFrame, verdicts: Sequence[Any], details: Sequence[str | None]) -> pl.DataFrame:
+    return samples.select("problem_id", "sample_index").with_columns(
         pl.Series("extracted", [v.extracted for v in verdicts], dtype=pl.String),
         pl.Series("correct", [v.correct for v in verdicts], dtype=pl.Boolean),
         pl.Series("status", [v.status for v in verdicts], dtype=pl.String),
+        pl.Series("detail", details, dtype=pl.String),
     )
+
+
+def _judge_code(samples: pl.DataFrame, tasks: pl.DataFrame, samples_path: str | Path, benchmark_path: str | Path,
+                *, template: str, timeout_s: float | None, workers: int) -> pl.DataFrame:
+    """Verdicts for code samples: each program runs the task's tests in the sandbox."""
+    from rlvr_boundary.prompts import code_prefill
+    from rlvr_boundary.verify import code as code_verify
+
+    by_id = {row["problem_id"]: row for row in tasks.iter_rows(named=True)}
+    unknown = sorted(set(samples["problem_id"]) - set(by_id))
+    if unknown:
+        raise ValueError(f"{samples_path}: field 'problem_id': not in {benchmark_path}: {unknown[:5]}")
+    verdicts = code_verify.verify_batch(
+        samples["response"].to_list(), [by_id[p] for p in samples["problem_id"]],
+        workers=workers, timeout_s=timeout_s, prefill=code_prefill(template),
+    )
+    details = [f"{v.extraction}: {v.detail}" if v.detail else v.extraction for v in verdicts]
+    return _verdict_frame(samples, verdicts, details)
 
 
 def verify(samples_path: str | Path, benchmark_path: str | Path, output: str | Path, *,
-           benchmark: str, grader: str, timeout_s: float, workers: int) -> None:
-    """Judge every sample of one shard against its problem's gold answer."""
-    golds = benchmarks.load(benchmark, benchmark_path).select("problem_id", "gold")
-    frame = _judge(load_samples(samples_path), golds, samples_path, benchmark_path,
-                   grader=grader, timeout_s=timeout_s, workers=workers)
-    record = tables.provenance(
-        stage="verify", grader=grader, timeout_s=timeout_s,
-        samples_provenance=tables.read_provenance(samples_path),
-    )
+           spec: dict[str, Any], workers: int) -> None:
+    """Judge every sample of one shard: math answers against the gold answer (``spec``:
+    benchmark, grader, timeout_s), programs against the tests (benchmark, template, code_timeout_s)."""
+    table = benchmarks.load(spec["benchmark"], benchmark_path)
+    samples = load_samples(samples_path)
+    if benchmarks.is_code(table):
+        frame = _judge_code(samples, table, samples_path, benchmark_path, template=spec["template"],
+                            timeout_s=spec["code_timeout_s"], workers=workers)
+    else:
+        frame = _judge(samples, table.select("problem_id", "gold"), samples_path, benchmark_path,
+                       grader=spec["grader"], timeout_s=spec["timeout_s"], workers=workers)
+    record = tables.provenance(stage="verify", **spec, samples_provenance=tables.read_provenance(samples_path))
     tables.write_parquet(frame, output, record)
 
 
@@ -149,6 +177,8 @@ def compare_graders(sample_paths: Sequence[str | Path], benchmark_path: str | Pa
     for k = 1..n under each grader, so a figure can show how far the boundary moves.
     """
     problems = benchmarks.load(benchmark, benchmark_path)
+    if benchmarks.is_code(problems):
+        raise ValueError(f"{benchmark_path}: {benchmark} is a code benchmark; graders are compared on math only")
     golds = problems.select("problem_id", "gold")
     samples = pl.concat([load_samples(p) for p in sample_paths])
     judged = {
@@ -156,7 +186,7 @@ def compare_graders(sample_paths: Sequence[str | Path], benchmark_path: str | Pa
                        timeout_s=timeout_s, workers=workers)
         for grader in ("ours", "paper")
     }
-    both = judged["ours"].join(judged["paper"], on=["problem_id", "sample_index"], suffix="_paper")
+    both = judged["ours"].drop("detail").join(judged["paper"].drop("detail"), on=["problem_id", "sample_index"], suffix="_paper")
     differ = both.filter(pl.col("correct") != pl.col("correct_paper")).join(
         samples.select("problem_id", "sample_index", "response"), on=["problem_id", "sample_index"]
     ).join(golds, on="problem_id").rename({"extracted": "extracted_ours", "correct": "correct_ours",

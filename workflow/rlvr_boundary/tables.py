@@ -14,7 +14,7 @@ import json
 import os
 import platform
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
@@ -86,7 +86,7 @@ def read_provenance(path: str | Path) -> dict[str, Any]:
     return json.loads(meta[PROVENANCE_KEY])
 
 
-def read_parquet(path: str | Path, required: dict[str, type[pl.DataType]] | None = None) -> pl.DataFrame:
+def read_parquet(path: str | Path, required: Mapping[str, pl.DataType | type[pl.DataType]] | None = None) -> pl.DataFrame:
     """Read a table, failing with the file and column named when a column is missing or mistyped."""
     try:
         frame = pl.read_parquet(path)
@@ -95,8 +95,8 @@ def read_parquet(path: str | Path, required: dict[str, type[pl.DataType]] | None
     for column, dtype in (required or {}).items():
         if column not in frame.columns:
             raise ValueError(f"{path}: missing column {column!r} (has {frame.columns})")
-        if not isinstance(frame.schema[column], dtype):
-            raise ValueError(f"{path}: column {column!r} is {frame.schema[column]}, expected {dtype.__name__}")
+        if frame.schema[column] != dtype:  # polars compares a dtype with its class or an instance
+            raise ValueError(f"{path}: column {column!r} is {frame.schema[column]}, expected {dtype}")
     return frame
 
 
@@ -106,3 +106,7 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_bytes(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()

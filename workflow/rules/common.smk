@@ -15,15 +15,22 @@ except rb_config.ConfigError as error:
 NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 
 
+def one_of(names):
+    """A wildcard matching only configured names (figures/*.csv holds figures and tables)."""
+    return "|".join(sorted(names)) or "(?!)"
+
+
 wildcard_constraints:
     model=NAME,
     benchmark=NAME,
-    figure=NAME,
+    figure=one_of(config["figures"]),
+    table=one_of(config["tables"]),
     seed=r"\d+",
 
 
-# Model keys that change what is sampled (labels and roles only change plots).
-SAMPLING_MODEL_KEYS = ("hf_id", "revision", "path", "template", "tensor_parallel_size", "max_model_len")
+# Model keys that change what is sampled (labels and roles only change plots; the prompt
+# template and max_tokens travel in the sample spec, resolved per benchmark).
+SAMPLING_MODEL_KEYS = ("hf_id", "revision", "path", "tensor_parallel_size", "max_model_len")
 
 
 def as_json(value):
@@ -33,11 +40,13 @@ def as_json(value):
 def benchmark_source(wildcards):
     """The local benchmark file, so a rule that makes it (the demo) runs first."""
     spec = config["benchmarks"][wildcards.benchmark]
-    return [spec["local"]["path"]] if config["data_source"] == "local" else []
+    if rb_config.source_kind(config, wildcards.benchmark) == "local":
+        return [spec["local"]["path"]]
+    return []
 
 
-# Benchmark keys that change the prepared table (n and shard_size only change sampling).
-PREPARE_BENCHMARK_KEYS = ("local", "hf", "fields", "gold")
+# Benchmark keys that change the prepared table (n, shard_size, template only change sampling).
+PREPARE_BENCHMARK_KEYS = ("kind", "local", "hf", "url", "fields", "gold", "format", "window")
 
 
 def prepare_spec(wildcards):
@@ -45,7 +54,7 @@ def prepare_spec(wildcards):
     return as_json({
         "name": wildcards.benchmark,
         "benchmark": {k: spec[k] for k in PREPARE_BENCHMARK_KEYS if k in spec},
-        "data_source": config["data_source"],
+        "source": rb_config.source_kind(config, wildcards.benchmark),
     })
 
 
@@ -79,8 +88,9 @@ def sample_spec(wildcards):
         "model_name": wildcards.model,
         "model": engine_model(wildcards.model),
         "benchmark": wildcards.benchmark,
+        "template": rb_config.template_for(config, wildcards.model, wildcards.benchmark),
         "shard": {"index": shard.index, "start": shard.start, "size": shard.size},
-        "sampling": config["sampling"],
+        "sampling": rb_config.sampling_for(config, wildcards.model),
     })
 
 
@@ -108,6 +118,28 @@ def figure_passk(wildcards):
 
 def figure_grader_curves(wildcards):
     return [f"results/grader_disagreements/{m}/{b}.passk.parquet" for m, b in figure_pairs(wildcards)]
+
+
+def verify_spec(wildcards):
+    """What judging one (model, benchmark) depends on: the grader settings of its kind."""
+    spec = {"benchmark": wildcards.benchmark}
+    if config["benchmarks"][wildcards.benchmark]["kind"] == "code":
+        template = rb_config.template_for(config, wildcards.model, wildcards.benchmark)
+        spec |= {"template": template, "code_timeout_s": config["verify"]["code_timeout_s"]}
+    else:
+        spec |= {"grader": config["verify"]["grader"], "timeout_s": config["verify"]["timeout_s"]}
+    return as_json(spec)
+
+
+def table_counts(wildcards):
+    table = config["tables"][wildcards.table]
+    return [f"results/counts/{m}/{table['benchmark']}.parquet" for m in table["models"]]
+
+
+def table_spec(wildcards):
+    table = config["tables"][wildcards.table]
+    labels = {m: config["models"][m]["label"] for m in table["models"]}
+    return as_json({**table, "labels": labels})
 
 
 def figure_spec(wildcards):

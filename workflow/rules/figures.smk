@@ -1,6 +1,7 @@
 localrules:
     figure,
     grader_figure,
+    solvable_table,
 
 
 rule figure:
@@ -37,3 +38,20 @@ rule grader_figure:
     shell:
         "python -m rlvr_boundary figure --graders --spec {params.spec:q} --passk {input:q}"
         " --output {output.pdf:q} > {log:q} 2>&1"
+
+
+rule solvable_table:
+    """Tables 4 and 5: which problems each model solves at least once in n samples."""
+    input:
+        table_counts,
+    output:
+        report("figures/{table}.csv", caption="../report/table.rst", category="Tables"),
+    params:
+        spec=table_spec,
+    log:
+        "logs/figure/{table}.log",
+    conda:
+        "../../envs/plot.yaml"
+    shell:
+        "python -m rlvr_boundary solvable --spec {params.spec:q} --counts {input:q}"
+        " --output {output:q} > {log:q} 2>&1"

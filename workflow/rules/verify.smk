@@ -1,16 +1,12 @@
 rule verify:
-    """Judge one shard of samples against the gold answers (CPU)."""
+    """Judge one shard of samples (CPU): math answers against the gold, programs by the tests in the sandbox."""
     input:
         samples="results/samples/{model}/{benchmark}/seed{seed}.parquet",
         table="data/benchmarks/{benchmark}.parquet",
     output:
         "results/verdicts/{model}/{benchmark}/seed{seed}.parquet",
     params:
-        spec=lambda w: as_json({
-            "benchmark": w.benchmark,
-            "grader": config["verify"]["grader"],
-            "timeout_s": config["verify"]["timeout_s"],
-        }),
+        spec=verify_spec,
     log:
         "logs/verify/{model}/{benchmark}/seed{seed}.log",
     threads: config["verify"]["workers"]
