@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[cpu,sampling,workflow,test]"
 	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton
+	# evalplus's own evaluator, for the tests that compare verdicts with it: its generation
+	# CLI pulls in API clients and tree-sitter; the evaluator needs only these three.
+	$(PY) -m pip install --quiet --no-deps evalplus==0.3.1 appdirs tempdir wget
 	touch $(STAMP)
 
 # Rules call `python -m rlvr_boundary`: the venv's bin must come first on PATH.

@@ -81,6 +81,8 @@ def test_shards_cover_n_and_raising_n_only_appends(paper: dict) -> None:
         ({"benchmarks": {"livecodebench": {"window": {"start": "Aug 2024", "end": None}}}},
          "benchmarks.livecodebench.window.start"),
         ({"benchmarks": {"livecodebench": {"hf": {"version_tag": None}}}}, "benchmarks.livecodebench.hf.version_tag"),
+        ({"benchmarks": {"mbppplus": {"hf": {"id": "evalplus/mbppplus", "revision": "main"}}}},
+         "benchmarks.mbppplus.hf: evalplus files come from a url source"),
         ({"tables": {"table5": {"benchmark": "lcb"}}}, "tables.table5.benchmark: unknown benchmark 'lcb'"),
         ({"data_source": "hf", "benchmarks": {"x": {"local": {"path": "a"}, "fields": {"question": "q"},
           "gold": {"field": "a", "extract": "none"}, "n": 1, "shard_size": 1}}}, "benchmarks.x"),

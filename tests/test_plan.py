@@ -164,3 +164,16 @@ def test_older_configs_without_cluster_section_still_validate() -> None:
     assert config["model_cache"] is None and config["cluster"]["max_job_hours"] == 24
     with pytest.raises(rb_config.ConfigError, match="cluster"):
         rb_config.validate({**yaml.safe_load((PROJECT / "config.yaml").read_text()), "cluster": {"gpus": 3}})
+
+
+def test_code_verify_jobs_get_time_for_their_sandbox_runs(paper: dict[str, Any]) -> None:
+    # HumanEval+: one shard of 128 samples x 164 problems, 2 s each on 2 workers, x 1.5, + 10 min.
+    samples = 128 * 164
+    assert plan.verify_runtime_minutes(paper, "coder1-zero-qwen2.5-7b", "humanevalplus", 0) == 10 + math.ceil(
+        1.5 * samples * 2 / 2 / 60)
+    assert plan.verify_runtime_minutes(paper, "coder1-zero-qwen2.5-7b", "humanevalplus", 0, attempt=3) == 24 * 60
+    more = copy.deepcopy(paper)
+    more["verify"]["workers"] = 32
+    assert plan.verify_runtime_minutes(more, "coder1-zero-qwen2.5-7b", "humanevalplus", 0) == 10 + math.ceil(
+        1.5 * samples * 2 / 32 / 60)
+    assert plan.verify_runtime_minutes(paper, "qwen2.5-7b", "math500", 0, attempt=2) == 120

@@ -95,9 +95,11 @@ def _check_references(config: dict[str, Any], source: str) -> None:
     for name, bench in benchmarks.items():
         if config["data_source"] == "hf" and not ({"hf", "url"} & set(bench)):
             raise ConfigError(f"{source}: benchmarks.{name}: data_source is 'hf' but the benchmark has no hf or url source")
-        if bench["kind"] == "code" and bench["format"] == "livecodebench" and "hf" in bench \
-                and "version_tag" not in bench["hf"]:
-            raise ConfigError(f"{source}: benchmarks.{name}.hf.version_tag: required for LiveCodeBench")
+        if bench["kind"] == "code" and "hf" in bench:
+            if bench["format"] != "livecodebench":
+                raise ConfigError(f"{source}: benchmarks.{name}.hf: evalplus files come from a url source, not the hub")
+            if "version_tag" not in bench["hf"]:
+                raise ConfigError(f"{source}: benchmarks.{name}.hf.version_tag: required for LiveCodeBench")
     for fig, figure in config["figures"].items():
         for i, bench in enumerate(figure["rows"]):
             if bench not in benchmarks:

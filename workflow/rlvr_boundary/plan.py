@@ -179,6 +179,28 @@ def sample_rule_resources(config: dict[str, Any]) -> dict[str, Callable[..., int
     return {"gpu": gpu, "runtime": runtime}
 
 
+def verify_runtime_minutes(config: dict[str, Any], model: str, benchmark: str, seed: int, attempt: int = 1) -> int:
+    """Time limit of a verify job. Math: an hour (10^5 answers take minutes). Code: every
+    sample runs its tests in the sandbox, so samples x ``cluster.code_sample_seconds`` /
+    ``verify.workers`` x safety, x attempt on retry, capped at ``max_job_hours``."""
+    cluster = _cluster(config)
+    if config["benchmarks"][benchmark].get("kind", "math") != "code":
+        return 60 * attempt
+    samples = rb_config.shard(config, model, benchmark, seed).size * problem_count(config, benchmark)
+    seconds = samples * cluster["code_sample_seconds"] / config["verify"]["workers"]
+    first = math.ceil(10 + cluster["safety_factor"] * seconds / 60)
+    return min(first * attempt, math.ceil(cluster["max_job_hours"] * 60))
+
+
+def verify_rule_resources(config: dict[str, Any]) -> dict[str, Callable[..., int]]:
+    """The verify rule's ``resources:``: its time limit, per job and attempt."""
+
+    def runtime(wildcards: Any, attempt: int) -> int:
+        return verify_runtime_minutes(config, wildcards.model, wildcards.benchmark, int(wildcards.seed), attempt)
+
+    return {"runtime": runtime}
+
+
 def models_table(config: dict[str, Any], models: Sequence[str]) -> pl.DataFrame:
     """One row per model: GPUs, memory per GPU, throughput."""
     rows = [model_sizing(config, m) for m in models]

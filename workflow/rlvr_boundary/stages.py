@@ -106,7 +106,7 @@ def _judge_code(samples: pl.DataFrame, tasks: pl.DataFrame, samples_path: str | 
         samples["response"].to_list(), [by_id[p] for p in samples["problem_id"]],
         workers=workers, timeout_s=timeout_s, prefill=code_prefill(template),
     )
-    details = [f"{v.extraction}: {v.detail}" if v.detail else v.extraction for v in verdicts]
+    details = [": ".join(part for part in (v.extraction, v.detail) if part) for v in verdicts]
     return _verdict_frame(samples, verdicts, details)
 
 

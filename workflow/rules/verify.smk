@@ -10,6 +10,8 @@ rule verify:
     log:
         "logs/verify/{model}/{benchmark}/seed{seed}.log",
     threads: config["verify"]["workers"]
+    resources:
+        **rb_plan.verify_rule_resources(config),  # code: grows with samples x tests; x attempt
     conda:
         "../../envs/verify.yaml"
     shell:
