@@ -21,6 +21,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from rlvr_boundary.prompts import template_kind
+
 
 class ConfigError(ValueError):
     """A configuration problem, with the dotted key that causes it in the message."""
@@ -131,8 +133,6 @@ def _checked_template(config: dict[str, Any], model: str, benchmark: str, where:
 def template_for(config: dict[str, Any], model: str, benchmark: str) -> str:
     """The prompt a model gets on a benchmark: the model's per-benchmark entry, else the
     code benchmark's own template, else the model's (math) template; its kind must match."""
-    from rlvr_boundary.prompts import template_kind
-
     spec, bench = config["models"][model], config["benchmarks"][benchmark]
     template = spec.get("templates", {}).get(benchmark) or bench.get("template") or spec.get("template")
     if template is None:

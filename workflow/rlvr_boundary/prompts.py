@@ -101,7 +101,7 @@ def stop_rule(template: str, policy: str, model_path: str = "") -> StopRule:
 # Unlike the math templates above, these are the paper's Appendix E strings with Qwen chat
 # markup, byte-equal to PAPER.md section 4a -- including the "```python" assistant prefill the
 # authors append so that base and RL models both answer with code. A response continues
-# that prefill (``rlvr_boundary.verify.code.CODE_PREFILL``). The LiveCodeBench repo's own Qwen
+# that prefill (:func:`code_prefill` tells the verifier). The LiveCodeBench repo's own Qwen
 # template has no "### Format:" headers; the paper's figure has them, and we follow the paper.
 
 LCB_FORMATTING_WITH_STARTER_CODE = (
