@@ -193,3 +193,26 @@ def test_a_math_file_is_not_a_code_benchmark(tmp_path: Path) -> None:
     source.write_text('{"problem": "1+1", "answer": "2"}\n')
     with pytest.raises(BenchmarkError, match=r"math.jsonl: not a evalplus file"):
         benchmarks.prepare("humanevalplus", _code_spec("humanevalplus", local={"path": str(source)}), "local")
+
+
+def test_livecodebench_hub_loader_reads_the_pinned_release_from_the_hub_cache(tmp_path: Path, monkeypatch) -> None:
+    """The real hub code path (hf_hub_download at the pinned commit, offline) on a local cache
+    laid out as the hub writes it: release_v5's five files, the fixture spread over them."""
+    from huggingface_hub import constants
+
+    spec = _code_spec("livecodebench")
+    commit = spec["hf"]["revision"]
+    snapshot = tmp_path / "hub" / "datasets--livecodebench--code_generation_lite" / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    lines = LCB_FIXTURE.read_text().splitlines(keepends=True)
+    names = ["test.jsonl", "test2.jsonl", "test3.jsonl", "test4.jsonl", "test5.jsonl"]
+    for i, name in enumerate(names):
+        (snapshot / name).write_text("".join(lines[i::len(names)]) if i < len(lines) else "")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    table, record = benchmarks.prepare("livecodebench", spec, "hf")
+    local, _ = benchmarks.prepare("livecodebench", _code_spec("livecodebench", local={"path": str(LCB_FIXTURE)}),
+                                  "local")
+    assert sorted(table["problem_id"]) == sorted(local["problem_id"])  # same window, files read in release order
+    assert record["source"]["commit"] == commit and record["source"]["version_tag"] == "release_v5"
+    assert list(record["source"]["files"]) == names
