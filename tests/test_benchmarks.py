@@ -216,3 +216,22 @@ def test_livecodebench_hub_loader_reads_the_pinned_release_from_the_hub_cache(tm
     assert sorted(table["problem_id"]) == sorted(local["problem_id"])  # same window, files read in release order
     assert record["source"]["commit"] == commit and record["source"]["version_tag"] == "release_v5"
     assert list(record["source"]["files"]) == names
+
+
+@pytest.mark.parametrize("kind", ["math", "code"])
+def test_verify_stage_names_samples_of_unknown_problems(kind: str, arithmetic_table: Path, tmp_path: Path) -> None:
+    from rlvr_boundary.sampling import SAMPLE_SCHEMA
+
+    if kind == "code":
+        table = tmp_path / "lcb.parquet"
+        stages.prepare("livecodebench", _code_spec("livecodebench", local={"path": str(LCB_FIXTURE)}), "local", table)
+        spec = {"benchmark": "livecodebench", "template": "livecodebench", "code_timeout_s": None}
+    else:
+        table, spec = arithmetic_table, {"benchmark": "arith", "grader": "ours", "timeout_s": 5}
+    samples = pl.DataFrame({"problem_id": ["no-such-problem"], "sample_index": [0], "response": ["x"],
+                            "n_tokens": [1], "finish_reason": ["stop"], "cumulative_logprob": [-1.0]},
+                           schema=SAMPLE_SCHEMA)
+    tables.write_parquet(samples, tmp_path / "s.parquet", {"stage": "sample"})
+    with pytest.raises(ValueError, match=r"s.parquet: field 'problem_id': not in .*\['no-such-problem'\]"):
+        stages.verify(tmp_path / "s.parquet", table, tmp_path / "v.parquet", spec=spec, workers=1)
+    assert not (tmp_path / "v.parquet").exists()

@@ -104,22 +104,6 @@ def build_table(rows: Iterable[dict[str, Any]], spec: dict[str, Any], origin: st
     return frame
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BenchmarkError(f"{path}: line {number}: invalid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise BenchmarkError(f"{path}: line {number}: expected a JSON object")
-            rows.append(row)
-    return rows
-
-
 def _checked_local(spec: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
     path = Path(spec["local"]["path"])
     if not path.is_file():
@@ -231,7 +215,10 @@ def prepare(name: str, spec: dict[str, Any], source_kind: str) -> tuple[pl.DataF
         return _prepare_code(name, spec, source_kind)
     if source_kind == "local":
         path, source = _checked_local(spec)
-        rows = read_jsonl(path)
+        try:
+            rows = tables.read_jsonl(path)
+        except ValueError as exc:
+            raise BenchmarkError(str(exc)) from exc
     else:
         rows, source = _load_hub(spec)
     origin = source.get("path") or source["id"]

@@ -41,6 +41,7 @@ from typing import Any
 
 import polars as pl
 
+from rlvr_boundary import tables
 from rlvr_boundary.verify import code as code_verify
 
 __all__ = [
@@ -82,12 +83,6 @@ _EXPECTED_CACHE_VERSION = "1"
 
 # --------------------------------------------------------------------------------------
 # evalplus
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
 def default_cache_dir() -> Path:
@@ -149,7 +144,7 @@ def read_evalplus(path: str | os.PathLike, *, cache_dir: str | os.PathLike | Non
     """
     path = Path(path)
     raw = path.read_bytes()
-    rows = _read_jsonl(path)
+    rows = tables.read_jsonl(path)
     digest = hashlib.sha256(gzip.decompress(raw) if path.suffix == ".gz" else raw).hexdigest()
     first = rows[0]["task_id"] if rows else ""
     benchmark, dataset = ("humanevalplus", "humaneval") if first.startswith("HumanEval/") else ("mbppplus", "mbpp")
@@ -221,11 +216,11 @@ LcbSource = str | os.PathLike | Iterable[str | os.PathLike | Mapping[str, Any]]
 def _lcb_rows(source: LcbSource) -> Iterable[Mapping[str, Any]]:
     """Rows from a jsonl path, from several paths in order, or from rows themselves."""
     if isinstance(source, (str, os.PathLike)):
-        yield from _read_jsonl(Path(source))
+        yield from tables.read_jsonl(Path(source))
         return
     for item in source:
         if isinstance(item, (str, os.PathLike)):
-            yield from _read_jsonl(Path(item))
+            yield from tables.read_jsonl(Path(item))
         else:
             yield item
 

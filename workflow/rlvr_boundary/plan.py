@@ -36,7 +36,6 @@ wrong, only slow to schedule; ``plan`` flags it.
 from __future__ import annotations
 
 import argparse
-import gzip
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -48,7 +47,14 @@ import polars as pl
 import yaml
 
 from rlvr_boundary import config as rb_config
-from rlvr_boundary.config import ConfigError, deep_merge, figure_pairs, sampling_for, validate
+from rlvr_boundary import tables
+from rlvr_boundary.config import (
+    ConfigError,
+    deep_merge,
+    figure_pairs,
+    sampling_for,
+    validate,
+)
 
 _DTYPE_BYTES = {"auto": 2, "bfloat16": 2, "float16": 2, "float32": 4}
 
@@ -106,8 +112,7 @@ def problem_count(config: dict[str, Any], benchmark: str) -> int:
 
 def count_lines(path: str | Path) -> int:
     """Non-empty lines of a jsonl file, gzipped or not (one problem each)."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as handle:
+    with tables.open_text(path) as handle:
         return sum(1 for line in handle if line.strip())
 
 

@@ -114,11 +114,14 @@ LCB_FORMATTING_WITHOUT_STARTER_CODE = (
     "program runs, it reads the inputs, runs the algorithm and writes output to STDOUT."
 )
 
-LIVECODEBENCH_CODE = (
-    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+_LCB_USER_MESSAGE = (
     "You will be given a question (problem specification) and will generate a correct Python program "
     "that matches the specification and passes all tests. You will NOT return anything except for the "
-    "program.\n\nQuestion: {question}\n\n### Format:\n{format_block}<|im_end|>\n<|im_start|>assistant\n```python"
+    "program.\n\nQuestion: {question}\n\n### Format:\n{format_block}"
+)
+LIVECODEBENCH_CODE = (
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+    + _LCB_USER_MESSAGE + "<|im_end|>\n<|im_start|>assistant\n```python"
 )
 """Fig. 24, LiveCodeBench; ``format_block`` is one of the two blocks below."""
 LCB_WITH_STARTER_BLOCK = LCB_FORMATTING_WITH_STARTER_CODE + "\n```python\n{starter_code}\n```\n\n"
@@ -133,12 +136,7 @@ EVALPLUS_CODE = (
 )
 """Fig. 25, HumanEval+ and MBPP+ (evalplus's instruction and response prefix)."""
 
-LCB_R1_DISTILL_CODE = (
-    "<\uff5cUser\uff5c>"
-    "You will be given a question (problem specification) and will generate a correct Python program "
-    "that matches the specification and passes all tests. You will NOT return anything except for the "
-    "program.\n\nQuestion: {question}\n\n### Format:\n{format_block}<\uff5cAssistant\uff5c><think>\n"
-)
+LCB_R1_DISTILL_CODE = "<\uff5cUser\uff5c>" + _LCB_USER_MESSAGE + "<\uff5cAssistant\uff5c><think>\n"
 """Fig. 3's pair (R1-Distill-Qwen-14B, DeepCoder-14B) on LiveCodeBench: the paper does not print
 their prompt. Our choice: Fig. 24's user message in R1's own chat format (no system prompt, as
 DeepSeek recommends); no code prefill, because these models reason before they answer."""

@@ -67,15 +67,20 @@ def sample(job: ShardJob, benchmark_path: str | Path, output: str | Path, thread
     sample_shard(job, benchmark_path, output, make_engine)
 
 
+def _check_problem_ids(samples: pl.DataFrame, problems: pl.DataFrame, samples_path: str | Path,
+                       benchmark_path: str | Path) -> None:
+    unknown = sorted(set(samples["problem_id"]) - set(problems["problem_id"]))
+    if unknown:
+        raise ValueError(f"{samples_path}: field 'problem_id': not in {benchmark_path}: {unknown[:5]}")
+
+
 def _judge(samples: pl.DataFrame, golds: pl.DataFrame, samples_path: str | Path, benchmark_path: str | Path,
            *, grader: str, timeout_s: float, workers: int) -> pl.DataFrame:
     """Verdicts for ``samples`` (one row each) by one grader."""
     from rlvr_boundary.verify import math as math_verify
 
+    _check_problem_ids(samples, golds, samples_path, benchmark_path)
     joined = samples.join(golds, on="problem_id", how="left", maintain_order="left")
-    unknown = joined.filter(pl.col("gold").is_null())["problem_id"].unique().to_list()
-    if unknown:
-        raise ValueError(f"{samples_path}: field 'problem_id': not in {benchmark_path}: {unknown[:5]}")
     verdicts = math_verify.verify_batch(
         joined["response"].to_list(), joined["gold"].to_list(), grader=grader,
         timeout_s=timeout_s, workers=workers, problem_ids=joined["problem_id"].to_list(),
@@ -98,10 +103,8 @@ def _judge_code(samples: pl.DataFrame, tasks: pl.DataFrame, samples_path: str | 
     from rlvr_boundary.prompts import code_prefill
     from rlvr_boundary.verify import code as code_verify
 
+    _check_problem_ids(samples, tasks, samples_path, benchmark_path)
     by_id = {row["problem_id"]: row for row in tasks.iter_rows(named=True)}
-    unknown = sorted(set(samples["problem_id"]) - set(by_id))
-    if unknown:
-        raise ValueError(f"{samples_path}: field 'problem_id': not in {benchmark_path}: {unknown[:5]}")
     verdicts = code_verify.verify_batch(
         samples["response"].to_list(), [by_id[p] for p in samples["problem_id"]],
         workers=workers, timeout_s=timeout_s, prefill=code_prefill(template),

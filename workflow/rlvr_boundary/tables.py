@@ -9,6 +9,7 @@ place, so a killed job never leaves a half-written table that Snakemake would tr
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -110,3 +111,25 @@ def sha256_file(path: str | Path) -> str:
 
 def sha256_bytes(blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()
+
+
+def open_text(path: str | Path) -> IO[str]:
+    """A text file, transparently gunzipped when its name ends in ``.gz``."""
+    return gzip.open(path, "rt", encoding="utf-8") if str(path).endswith(".gz") else open(path, encoding="utf-8")
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a jsonl(.gz) file; a bad line is a ValueError naming the file and line."""
+    rows = []
+    with open_text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}: line {number}: invalid JSON ({exc.msg})") from exc
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}: line {number}: expected a JSON object")
+            rows.append(row)
+    return rows
