@@ -27,9 +27,16 @@ for _folder in ("vllm-cache", "vllm-rpc"):
     (_VLLM_SCRATCH / _folder).mkdir(parents=True, exist_ok=True)
 
 DEMO_SAMPLING = {
-    "temperature": 0.6, "top_p": 0.95, "max_tokens": 24, "max_model_len": 512,
-    "stop_policy": "markup", "seed": 0, "enforce_eager": True, "chunk_problems": 4,
-    "dtype": "float32", "gpu_memory_utilization": 0.9,
+    "temperature": 0.6,
+    "top_p": 0.95,
+    "max_tokens": 24,
+    "max_model_len": 512,
+    "stop_policy": "markup",
+    "seed": 0,
+    "enforce_eager": True,
+    "chunk_problems": 4,
+    "dtype": "float32",
+    "gpu_memory_utilization": 0.9,
 }
 
 
@@ -66,15 +73,21 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def arithmetic_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A prepared benchmark table of 10 synthetic problems (through the real prepare stage)."""
-    from rlvr_boundary import demo, stages
+    from rlvr_boundary import benchmarks, demo
+    from rlvr_boundary.specs import PrepareSpec
 
     folder = tmp_path_factory.mktemp("bench")
     source = folder / "arith.jsonl"
     demo.write_benchmark(source, n_problems=10, seed=3, kind="add")
-    spec = {"local": {"path": str(source)}, "fields": {"id": "id", "question": "problem"},
-            "gold": {"field": "answer", "extract": "none"}, "n": 8, "shard_size": 4}
+    spec = {
+        "local": {"path": str(source)},
+        "fields": {"id": "id", "question": "problem"},
+        "gold": {"field": "answer", "extract": "none"},
+        "n": 8,
+        "shard_size": 4,
+    }
     table = folder / "arith.parquet"
-    stages.prepare("arith", spec, "local", table)
+    benchmarks.write_prepared(PrepareSpec("arith", spec, "local"), table)
     return table
 
 
@@ -97,8 +110,15 @@ def engine(tiny_model: Path) -> Iterator[_SharedEngine]:
     from rlvr_boundary.engines import VllmEngine, configure_cpu_runtime
 
     configure_cpu_runtime(2)
-    loaded = VllmEngine(str(tiny_model), revision=None, tensor_parallel_size=1, dtype="float32",
-                        max_model_len=512, enforce_eager=True, gpu_memory_utilization=0.9,
-                        enable_chunked_prefill=False)
+    loaded = VllmEngine(
+        str(tiny_model),
+        revision=None,
+        tensor_parallel_size=1,
+        dtype="float32",
+        max_model_len=512,
+        enforce_eager=True,
+        gpu_memory_utilization=0.9,
+        enable_chunked_prefill=False,
+    )
     yield _SharedEngine(loaded)
     loaded.close()

@@ -11,8 +11,9 @@ import polars as pl
 import pytest
 
 from conftest import PROJECT, shared_data
-from rlvr_boundary import benchmarks, config, stages, tables
+from rlvr_boundary import benchmarks, config, tables, verdicts
 from rlvr_boundary.benchmarks import BenchmarkError
+from rlvr_boundary.specs import PrepareSpec, VerifySpec
 
 PAPER = config.load(PROJECT / "config.yaml")
 EXPECTED_ROWS = {"gsm8k": 1319, "math500": 500, "minerva_math": 272, "olympiadbench": 675, "aime24": 30, "amc23": 40}
@@ -27,8 +28,8 @@ def _local_spec(name: str) -> dict:
 @pytest.mark.parametrize("name", sorted(EXPECTED_ROWS))
 def test_prepare_real_benchmark(name: str, tmp_path: Path) -> None:
     out = tmp_path / f"{name}.parquet"
-    stages.prepare(name, _local_spec(name), "local", out)
-    table = benchmarks.load(name, out)
+    benchmarks.write_prepared(PrepareSpec(name, _local_spec(name), "local"), out)
+    table = tables.read_benchmark(out)
     assert table.height == EXPECTED_ROWS[name]
     assert table["index"].to_list() == list(range(table.height))
     assert table["problem_id"].n_unique() == table.height
@@ -49,7 +50,7 @@ def test_gold_extraction_follows_the_papers_loader(tmp_path: Path) -> None:
     math500 = golds["math500"]
     meta = [json.loads(m) for m in math500["metadata"]]
     # MATH500's gold is the last \boxed{} of the solution; it matches the `answer` field here.
-    same = sum(g == m["answer"] for g, m in zip(math500["gold"], meta))
+    same = sum(g == m["answer"] for g, m in zip(math500["gold"], meta, strict=False))
     assert same >= 490
     assert golds["olympiadbench"]["gold"][1] == "\\frac{1}{2 n+2}"  # $ stripped from final_answer[0]
 
@@ -68,7 +69,7 @@ def test_hub_loader_reads_a_local_dataset_repository(tmp_path: Path) -> None:
 def test_hub_revision_that_cannot_be_resolved_is_one_clear_error(monkeypatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     spec = {**PAPER["benchmarks"]["aime24"]}
-    with pytest.raises(BenchmarkError, match="HuggingFaceH4/aime_2024.*cannot resolve revision 'main'"):
+    with pytest.raises(BenchmarkError, match=r"HuggingFaceH4/aime_2024.*cannot resolve revision 'main'"):
         benchmarks.prepare("aime24", spec, "hf")
 
 
@@ -85,12 +86,18 @@ SPEC = {"fields": {"id": "id", "question": "problem"}, "gold": {"field": "answer
     [
         ([{"id": 1, "problem": "q", "answer": "1"}, "{not json"], SPEC, r"line 2: invalid JSON"),
         ([{"id": 1, "problem": "q"}], SPEC, r"row 0: field 'answer' is missing"),
-        ([{"id": 1, "problem": "q", "answer": "1"}, {"id": 1, "problem": "r", "answer": "2"}], SPEC,
-         r"duplicate problem ids \['1'\]"),
+        (
+            [{"id": 1, "problem": "q", "answer": "1"}, {"id": 1, "problem": "r", "answer": "2"}],
+            SPEC,
+            r"duplicate problem ids \['1'\]",
+        ),
         ([{"id": 1, "problem": "q", "answer": [1]}], SPEC, r"row 0: field 'answer': list"),
         ([{"id": 1, "problem": "q", "answer": "  "}], SPEC, r"row 0: field 'answer': empty gold"),
-        ([{"id": 1, "problem": "q", "solution": "no box here"}],
-         {**SPEC, "gold": {"field": "solution", "extract": "last_boxed"}}, r"row 0: field 'solution': no \\boxed"),
+        (
+            [{"id": 1, "problem": "q", "solution": "no box here"}],
+            {**SPEC, "gold": {"field": "solution", "extract": "last_boxed"}},
+            r"row 0: field 'solution': no \\boxed",
+        ),
         ([], SPEC, "no rows"),
     ],
 )
@@ -112,8 +119,8 @@ def test_checksum_mismatch_and_missing_file(tmp_path: Path) -> None:
 def test_load_rejects_a_table_without_the_columns(tmp_path: Path) -> None:
     path = tmp_path / "t.parquet"
     pl.DataFrame({"problem_id": ["1"], "question": ["q"]}).write_parquet(path)
-    with pytest.raises(ValueError, match="missing column 'index'"):
-        benchmarks.load("t", path)
+    with pytest.raises(ValueError, match=r"t.parquet: math benchmark table: missing column 'index'"):
+        tables.read_benchmark(path)
 
 
 # --------------------------------------------------------------------------------------
@@ -138,9 +145,9 @@ def test_prepare_evalplus_local_and_from_its_pinned_release_url(tmp_path: Path, 
     digest = tables.sha256_file(small)
     url_spec = {**spec, "url": {"href": small.as_uri(), "sha256": digest}}
     out = tmp_path / "he.parquet"
-    stages.prepare("humanevalplus", url_spec, "url", out)
-    table = benchmarks.load("humanevalplus", out)
-    assert benchmarks.is_code(table) and table.height == 3
+    benchmarks.write_prepared(PrepareSpec("humanevalplus", url_spec, "url"), out)
+    table = tables.read_benchmark(out)
+    assert tables.is_code(table) and table.height == 3
     assert table["problem_id"].to_list() == ["HumanEval/0", "HumanEval/1", "HumanEval/2"]
     record = tables.read_provenance(out)
     assert record["kind"] == "code" and record["source"]["kind"] == "url" and record["source"]["sha256"] == digest
@@ -150,10 +157,10 @@ def test_prepare_evalplus_local_and_from_its_pinned_release_url(tmp_path: Path, 
     again, _ = benchmarks.prepare("humanevalplus", url_spec, "url")
     assert again.equals(table)
     wrong = tmp_path / "x.jsonl.gz"
-    with pytest.raises(BenchmarkError, match="x.jsonl.gz: cannot download"):
+    with pytest.raises(BenchmarkError, match=r"x\.jsonl\.gz: cannot download"):
         benchmarks.prepare("humanevalplus", {**spec, "url": {"href": wrong.as_uri(), "sha256": "1" * 64}}, "url")
     wrong.write_bytes(b"not the release")
-    with pytest.raises(BenchmarkError, match="x.jsonl.gz: sha256 .* differs from the configured 1111"):
+    with pytest.raises(BenchmarkError, match=r"x\.jsonl\.gz: sha256 .* differs from the configured 1111"):
         benchmarks.prepare("humanevalplus", {**spec, "url": {"href": wrong.as_uri(), "sha256": "1" * 64}}, "url")
 
 
@@ -162,8 +169,8 @@ def test_prepare_real_evalplus_release_files(tmp_path: Path) -> None:
         spec = _code_spec(name)
         spec["local"]["path"] = str(shared_data("code", name, Path(spec["local"]["path"]).name))
         out = tmp_path / f"{name}.parquet"
-        stages.prepare(name, spec, "local", out)
-        table = benchmarks.load(name, out)
+        benchmarks.write_prepared(PrepareSpec(name, spec, "local"), out)
+        table = tables.read_benchmark(out)
         assert table.height == rows and table["test_mode"].unique().to_list() == ["evalplus"]
         assert tables.read_provenance(out)["source"]["sha256"] == PAPER["benchmarks"][name]["local"]["sha256"]
 
@@ -171,10 +178,11 @@ def test_prepare_real_evalplus_release_files(tmp_path: Path) -> None:
 def test_prepare_livecodebench_window_from_a_local_release_file(tmp_path: Path) -> None:
     spec = _code_spec("livecodebench", local={"path": str(LCB_FIXTURE)})
     out = tmp_path / "lcb.parquet"
-    stages.prepare("livecodebench", spec, "local", out)
-    windowed = benchmarks.load("livecodebench", out)
-    everything, _ = benchmarks.prepare("lcb_full", _code_spec("livecodebench_full", local={"path": str(LCB_FIXTURE)}),
-                                       "local")
+    benchmarks.write_prepared(PrepareSpec("livecodebench", spec, "local"), out)
+    windowed = tables.read_benchmark(out)
+    everything, _ = benchmarks.prepare(
+        "lcb_full", _code_spec("livecodebench_full", local={"path": str(LCB_FIXTURE)}), "local"
+    )
     dates = everything["contest_date"].to_list()
     inside = [d for d in dates if "2024-08-01" <= d <= "2025-02-01"]
     assert 0 < windowed.height == len(inside) < everything.height
@@ -207,12 +215,13 @@ def test_livecodebench_hub_loader_reads_the_pinned_release_from_the_hub_cache(tm
     lines = LCB_FIXTURE.read_text().splitlines(keepends=True)
     names = ["test.jsonl", "test2.jsonl", "test3.jsonl", "test4.jsonl", "test5.jsonl"]
     for i, name in enumerate(names):
-        (snapshot / name).write_text("".join(lines[i::len(names)]) if i < len(lines) else "")
+        (snapshot / name).write_text("".join(lines[i :: len(names)]) if i < len(lines) else "")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     table, record = benchmarks.prepare("livecodebench", spec, "hf")
-    local, _ = benchmarks.prepare("livecodebench", _code_spec("livecodebench", local={"path": str(LCB_FIXTURE)}),
-                                  "local")
+    local, _ = benchmarks.prepare(
+        "livecodebench", _code_spec("livecodebench", local={"path": str(LCB_FIXTURE)}), "local"
+    )
     assert sorted(table["problem_id"]) == sorted(local["problem_id"])  # same window, files read in release order
     assert record["source"]["commit"] == commit and record["source"]["version_tag"] == "release_v5"
     assert list(record["source"]["files"]) == names
@@ -220,18 +229,26 @@ def test_livecodebench_hub_loader_reads_the_pinned_release_from_the_hub_cache(tm
 
 @pytest.mark.parametrize("kind", ["math", "code"])
 def test_verify_stage_names_samples_of_unknown_problems(kind: str, arithmetic_table: Path, tmp_path: Path) -> None:
-    from rlvr_boundary.sampling import SAMPLE_SCHEMA
-
     if kind == "code":
         table = tmp_path / "lcb.parquet"
-        stages.prepare("livecodebench", _code_spec("livecodebench", local={"path": str(LCB_FIXTURE)}), "local", table)
-        spec = {"benchmark": "livecodebench", "template": "livecodebench", "code_timeout_s": None}
+        benchmarks.write_prepared(
+            PrepareSpec("livecodebench", _code_spec("livecodebench", local={"path": str(LCB_FIXTURE)}), "local"), table
+        )
+        spec = VerifySpec("livecodebench", "ours", template="livecodebench")
     else:
-        table, spec = arithmetic_table, {"benchmark": "arith", "grader": "ours", "timeout_s": 5}
-    samples = pl.DataFrame({"problem_id": ["no-such-problem"], "sample_index": [0], "response": ["x"],
-                            "n_tokens": [1], "finish_reason": ["stop"], "cumulative_logprob": [-1.0]},
-                           schema=SAMPLE_SCHEMA)
+        table, spec = arithmetic_table, VerifySpec("arith", "ours", timeout_s=5)
+    samples = pl.DataFrame(
+        {
+            "problem_id": ["no-such-problem"],
+            "sample_index": [0],
+            "response": ["x"],
+            "n_tokens": [1],
+            "finish_reason": ["stop"],
+            "cumulative_logprob": [-1.0],
+        },
+        schema=tables.SAMPLES.columns,
+    )
     tables.write_parquet(samples, tmp_path / "s.parquet", {"stage": "sample"})
     with pytest.raises(ValueError, match=r"s.parquet: field 'problem_id': not in .*\['no-such-problem'\]"):
-        stages.verify(tmp_path / "s.parquet", table, tmp_path / "v.parquet", spec=spec, workers=1)
+        verdicts.verify(spec, tmp_path / "s.parquet", table, tmp_path / "v.parquet", workers=1)
     assert not (tmp_path / "v.parquet").exists()

@@ -16,9 +16,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from rlvr_boundary import prompts
+from rlvr_boundary import prompts, tables
 from rlvr_boundary.code_benchmarks import (
-    CODE_TABLE_SCHEMA,
     LCB_RELEASE_FILES,
     read_evalplus,
     read_livecodebench,
@@ -39,7 +38,7 @@ needs_linux = pytest.mark.skipif(sys.platform != "linux", reason="expected outpu
 
 def test_livecodebench_window_and_columns():
     table = read_livecodebench(LCB_FIXTURE, start_date="2024-08-01", end_date="2025-02-01")
-    assert table.schema == pl.Schema(CODE_TABLE_SCHEMA)
+    assert table.schema == pl.Schema(tables.CODE_BENCHMARK.columns)
     assert table["problem_id"].to_list() == ["fx-sum", "fx-two-sum", "fx-average", "fx-pairs"]  # window inclusive
     assert table["index"].to_list() == [0, 1, 2, 3]
     assert table["source_index"].to_list() == [0, 1, 2, 3]
@@ -98,10 +97,14 @@ def test_livecodebench_release_files():
 
 
 @needs_linux
-@pytest.mark.skipif(not (HUMANEVAL.exists() and MBPP.exists()), reason="real HumanEval+/MBPP+ files not in ../shared/data")
+@pytest.mark.skipif(
+    not (HUMANEVAL.exists() and MBPP.exists()), reason="real HumanEval+/MBPP+ files not in ../shared/data"
+)
 def test_evalplus_tables_from_real_files(tmp_path: Path):
-    for source, wanted, benchmark in ((HUMANEVAL, ["HumanEval/0", "HumanEval/12"], "humanevalplus"),
-                                      (MBPP, ["Mbpp/2", "Mbpp/737"], "mbppplus")):
+    for source, wanted, benchmark in (
+        (HUMANEVAL, ["HumanEval/0", "HumanEval/12"], "humanevalplus"),
+        (MBPP, ["Mbpp/2", "Mbpp/737"], "mbppplus"),
+    ):
         with gzip.open(source, "rt") as handle:
             raw = [json.loads(line) for line in handle]
         picked = [r for r in raw if r["task_id"] in wanted]
@@ -109,10 +112,10 @@ def test_evalplus_tables_from_real_files(tmp_path: Path):
         with gzip.open(subset, "wt") as handle:
             handle.write("".join(json.dumps(r) + "\n" for r in picked))
         table = read_evalplus(subset, cache_dir=tmp_path / "cache", workers=1)
-        assert table.schema == pl.Schema(CODE_TABLE_SCHEMA)
+        assert table.schema == pl.Schema(tables.CODE_BENCHMARK.columns)
         assert table["problem_id"].to_list() == wanted and table["index"].to_list() == [0, 1]
         assert set(table["benchmark"]) == {benchmark} and set(table["test_mode"]) == {"evalplus"}
-        for row, original in zip(table.iter_rows(named=True), picked):
+        for row, original in zip(table.iter_rows(named=True), picked, strict=False):
             tests = json.loads(row["tests"])
             assert row["question"] == original["prompt"].strip()
             assert row["entry_point"] == original["entry_point"]
@@ -131,8 +134,16 @@ def test_evalplus_tables_from_real_files(tmp_path: Path):
 
 @needs_linux
 def test_evalplus_cache_is_reused_and_keyed_by_content(tmp_path: Path):
-    row = {"task_id": "HumanEval/901", "prompt": "def inc(x):\n", "entry_point": "inc",
-           "canonical_solution": "    return x + 1\n", "contract": "", "base_input": [[1]], "plus_input": [[2]], "atol": 0}
+    row = {
+        "task_id": "HumanEval/901",
+        "prompt": "def inc(x):\n",
+        "entry_point": "inc",
+        "canonical_solution": "    return x + 1\n",
+        "contract": "",
+        "base_input": [[1]],
+        "plus_input": [[2]],
+        "atol": 0,
+    }
     plain = tmp_path / "a.jsonl"
     plain.write_text(json.dumps(row) + "\n")
     packed = tmp_path / "a.jsonl.gz"
@@ -162,9 +173,11 @@ def test_evalplus_prompt_is_byte_equal_to_the_paper():
     line = _paper_line("- **Fig 25 HumanEval+/MBPP+**")
     system, user, prefill = (_unescape(s) for s in re.findall(r'"([^"]*)"', line))
     question = 'def f(x):\n    """Return {x}."""'
-    expected = (f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n"
-                + user.replace("{python_task_prompt}", question)
-                + f"<|im_end|>\n<|im_start|>assistant\n{prefill}")
+    expected = (
+        f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n"
+        + user.replace("{python_task_prompt}", question)
+        + f"<|im_end|>\n<|im_start|>assistant\n{prefill}"
+    )
     assert prompts.render("evalplus", question) == expected
     assert expected.endswith("passes corresponding tests:\n```python")
 
@@ -174,35 +187,53 @@ def test_livecodebench_prompt_is_byte_equal_to_the_paper():
     line = _paper_line("- **Fig 24 LiveCodeBench eval**")
     system = re.search(r'system "([^"]*)"', line).group(1)
     intro = _unescape(re.search(r'user = "(.*?)" then', line).group(1))
-    with_block = _unescape(re.search(r"`(### Format:\\n\{FORMATTING_MESSAGE_WITH_STARTER_CODE\}.*?\\n\\n)`", line).group(1))
-    without_block = _unescape(re.search(r"`(### Format:\\n\{FORMATTING_MESSAGE_WITHOUT_STARTER_CODE\}.*?\\n\\n)`", line).group(1))
+    with_block = _unescape(
+        re.search(r"`(### Format:\\n\{FORMATTING_MESSAGE_WITH_STARTER_CODE\}.*?\\n\\n)`", line).group(1)
+    )
+    without_block = _unescape(
+        re.search(r"`(### Format:\\n\{FORMATTING_MESSAGE_WITHOUT_STARTER_CODE\}.*?\\n\\n)`", line).group(1)
+    )
     ending = _unescape(re.search(r"then `(<\|im_end\|>.*?```python)`", line).group(1))
     with_text = re.search(r'WITH = "([^"]*)"', line).group(1)
     without_text = re.search(r'WITHOUT \(named `FORMATTING_WITHOUT_STARTER_CODE` in LCB\) = "([^"]*)"', line).group(1)
     head = f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n"
     question = "Find {the} answer.\n\nInput\n\nN"
     starter = "class Solution:\n    def f(self, n: int) -> int:\n        "
-    expected_with = (head + intro.replace("{question.question_content}", question)
-                     + with_block.replace("{FORMATTING_MESSAGE_WITH_STARTER_CODE}", with_text)
-                     .replace("{starter_code}", starter) + ending)
-    expected_without = (head + intro.replace("{question.question_content}", question)
-                        + without_block.replace("{FORMATTING_MESSAGE_WITHOUT_STARTER_CODE}", without_text) + ending)
+    expected_with = (
+        head
+        + intro.replace("{question.question_content}", question)
+        + with_block.replace("{FORMATTING_MESSAGE_WITH_STARTER_CODE}", with_text).replace("{starter_code}", starter)
+        + ending
+    )
+    expected_without = (
+        head
+        + intro.replace("{question.question_content}", question)
+        + without_block.replace("{FORMATTING_MESSAGE_WITHOUT_STARTER_CODE}", without_text)
+        + ending
+    )
     assert prompts.render("livecodebench", question, starter) == expected_with
     assert prompts.render("livecodebench", question) == expected_without
     assert expected_without.endswith("<|im_end|>\n<|im_start|>assistant\n```python")
     # Fig. 3's R1-style models: the same user message in R1's chat format, no prefill.
-    user_message = expected_with[len(head):-len(ending)]
+    user_message = expected_with[len(head) : -len(ending)]
     assert prompts.render("livecodebench-r1", question, starter) == (
-        "<\uff5cUser\uff5c>" + user_message + "<\uff5cAssistant\uff5c><think>\n")
+        "<\uff5cUser\uff5c>" + user_message + "<\uff5cAssistant\uff5c><think>\n"
+    )
     assert [prompts.code_prefill(t) for t in ("evalplus", "livecodebench", "livecodebench-r1", "qwen-boxed")] == [
-        "```python", "```python", "", ""]
+        "```python",
+        "```python",
+        "",
+        "",
+    ]
 
 
 def test_render_code_from_prepared_rows():
     table = read_livecodebench(LCB_FIXTURE, start_date=None, end_date=None)
     rows = {row["problem_id"]: row for row in table.iter_rows(named=True)}
     two_sum, plain = rows["fx-two-sum"], rows["fx-sum"]
-    assert "def twoSum(self, nums: List[int]" in prompts.render("livecodebench", two_sum["question"], two_sum["starter_code"])
+    assert "def twoSum(self, nums: List[int]" in prompts.render(
+        "livecodebench", two_sum["question"], two_sum["starter_code"]
+    )
     assert "# YOUR CODE HERE" in prompts.render("livecodebench", plain["question"], plain["starter_code"])
     with pytest.raises(ValueError, match="unknown prompt template 'humaneval'"):
         prompts.render("humaneval", plain["question"])

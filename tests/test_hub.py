@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from rlvr_boundary import hub
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -32,8 +33,7 @@ def fake_cache(cache_dir: Path, hf_id: str, files: dict[str, bytes], commit: str
         link.symlink_to(Path(*[".."] * (len(Path(name).parts) + 1), "blobs", digest))
 
 
-WEIGHTS = {"config.json": b'{"model_type": "qwen2"}', "model.safetensors": b"\0" * 64,
-           "tokenizer/vocab.json": b"{}"}
+WEIGHTS = {"config.json": b'{"model_type": "qwen2"}', "model.safetensors": b"\0" * 64, "tokenizer/vocab.json": b"{}"}
 
 
 def test_publishes_plain_files_and_records_the_commit(tmp_path: Path) -> None:
@@ -98,8 +98,10 @@ def test_cli_prints_the_commit_or_the_error(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_published_dir_is_the_download_rules_output_for_hub_models_only() -> None:
-    config = {"model_cache": "/shared/models",
-              "models": {"big": {"hf_id": "org/big", "revision": "main"}, "local": {"path": "data/m"}}}
+    config = {
+        "model_cache": "/shared/models",
+        "models": {"big": {"hf_id": "org/big", "revision": "main"}, "local": {"path": "data/m"}},
+    }
     assert hub.published_dir(config, "big") == "/shared/models/big"
     assert hub.published_dir(config, "local") is None
     assert hub.published_dir({**config, "model_cache": None}, "big") is None

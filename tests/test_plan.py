@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
+
 from conftest import PROJECT, shared_data
 from rlvr_boundary import config as rb_config
-from rlvr_boundary import plan
+from rlvr_boundary import jobs, layout, plan
 
 
 @pytest.fixture(scope="module")
@@ -28,26 +29,26 @@ def with_cluster(config: dict[str, Any], **cluster: Any) -> dict[str, Any]:
 
 def test_gpus_per_model_size_on_80_and_40_gb_cards(paper: dict[str, Any]) -> None:
     """7B/8B/14B fit one 80 GB card with room for KV cache; 32B needs two (as configured)."""
-    assert {m: plan.tensor_parallel_size(paper, m) for m in
-            ("qwen2.5-7b", "llama-3.1-8b", "qwen2.5-14b", "qwen2.5-32b")} == \
-        {"qwen2.5-7b": 1, "llama-3.1-8b": 1, "qwen2.5-14b": 1, "qwen2.5-32b": 2}
+    assert {
+        m: jobs.tensor_parallel_size(paper, m) for m in ("qwen2.5-7b", "llama-3.1-8b", "qwen2.5-14b", "qwen2.5-32b")
+    } == {"qwen2.5-7b": 1, "llama-3.1-8b": 1, "qwen2.5-14b": 1, "qwen2.5-32b": 2}
     small = with_cluster(paper, gpu_memory_gb=40)
-    assert [plan.tensor_parallel_size(small, m) for m in ("qwen2.5-7b", "qwen2.5-14b", "qwen2.5-32b")] == [1, 2, 4]
-    sizing = plan.model_sizing(paper, "qwen2.5-32b")
+    assert [jobs.tensor_parallel_size(small, m) for m in ("qwen2.5-7b", "qwen2.5-14b", "qwen2.5-32b")] == [1, 2, 4]
+    sizing = jobs.model_sizing(paper, "qwen2.5-32b")
     assert sizing.weights_gb_per_gpu == 32 and sizing.kv_cache_gb_per_gpu == pytest.approx(80 * 0.9 - 32)
 
 
 def test_configured_tensor_parallel_size_is_a_floor(paper: dict[str, Any]) -> None:
     config = copy.deepcopy(paper)
     config["models"]["qwen2.5-7b"]["tensor_parallel_size"] = 4
-    assert plan.tensor_parallel_size(config, "qwen2.5-7b") == 4
-    assert plan.model_sizing(config, "qwen2.5-7b").tokens_per_second == 4 * 2500
+    assert jobs.tensor_parallel_size(config, "qwen2.5-7b") == 4
+    assert jobs.model_sizing(config, "qwen2.5-7b").tokens_per_second == 4 * 2500
 
 
 def test_mean_output_tokens_is_capped_by_the_models_context(paper: dict[str, Any]) -> None:
-    assert plan.mean_output_tokens(paper, "qwen2.5-7b") == pytest.approx(0.95 * 1000 + 0.05 * 16384)
+    assert jobs.mean_output_tokens(paper, "qwen2.5-7b") == pytest.approx(0.95 * 1000 + 0.05 * 16384)
     # Qwen2.5-Math-7B has a 4096-token context (max_model_len in config.yaml)
-    assert plan.mean_output_tokens(paper, "qwen2.5-math-7b") == pytest.approx(0.95 * 1000 + 0.05 * 4096)
+    assert jobs.mean_output_tokens(paper, "qwen2.5-math-7b") == pytest.approx(0.95 * 1000 + 0.05 * 4096)
 
 
 def test_configured_problem_counts_match_the_local_files(paper: dict[str, Any]) -> None:
@@ -55,74 +56,74 @@ def test_configured_problem_counts_match_the_local_files(paper: dict[str, Any]) 
     assert set(local) == set(paper["cluster"]["problems"]) - {"livecodebench", "livecodebench_full"}
     for benchmark, path in local.items():
         shared_data(*Path(path).parts[3:])  # skips when the data is absent
-        assert plan.count_lines(path) == paper["cluster"]["problems"][benchmark], benchmark
+        assert jobs.count_lines(path) == paper["cluster"]["problems"][benchmark], benchmark
 
 
 def test_unknown_problem_count_names_the_key(paper: dict[str, Any], tmp_path: Path) -> None:
     config = copy.deepcopy(paper)
     config["benchmarks"]["new"] = {**config["benchmarks"]["gsm8k"], "local": {"path": str(tmp_path / "no.jsonl")}}
     with pytest.raises(rb_config.ConfigError, match=r"cluster\.problems\.new"):
-        plan.problem_count(config, "new")
+        jobs.problem_count(config, "new")
     (tmp_path / "no.jsonl").write_text('{"a": 1}\n{"a": 2}\n\n')
-    assert plan.problem_count(config, "new") == 2
+    assert jobs.problem_count(config, "new") == 2
 
 
 def test_shards_are_halved_until_one_job_fits_the_wall_time(paper: dict[str, Any]) -> None:
     budget = paper["cluster"]["job_hours"] * 60
     for model in paper["models"]:
         for benchmark in paper["benchmarks"]:
-            size = plan.shard_size(paper, model, benchmark)
+            size = jobs.shard_size(paper, model, benchmark)
             configured = paper["benchmarks"][benchmark]["shard_size"]
             assert configured % size == 0
-            assert plan.time_limit_minutes(paper, model, benchmark, size) <= budget
+            assert jobs.time_limit_minutes(paper, model, benchmark, size) <= budget
             if size < configured:  # the next larger shard would not have fitted
-                assert plan.time_limit_minutes(paper, model, benchmark, 2 * size) > budget
+                assert jobs.time_limit_minutes(paper, model, benchmark, 2 * size) > budget
 
 
 def test_the_dag_lays_out_shards_of_the_fitted_size(paper: dict[str, Any]) -> None:
-    """config.shards (the DAG's seed shards) uses plan.shard_size: jobs, limits and plan agree."""
-    for model, benchmark in rb_config.figure_pairs(paper, "fig2"):
-        size = plan.shard_size(paper, model, benchmark)
-        assert {s.size for s in rb_config.shards(paper, model, benchmark)[:-1]} <= {size}
+    """jobs.shards (the DAG's seed shards) uses jobs.shard_size: jobs, limits and plan agree."""
+    for model, benchmark in layout.figure_pairs(paper, "fig2"):
+        size = jobs.shard_size(paper, model, benchmark)
+        assert {s.size for s in jobs.shards(paper, model, benchmark)[:-1]} <= {size}
 
 
 def test_small_jobs_keep_the_configured_shard_size(paper: dict[str, Any]) -> None:
-    assert plan.shard_size(paper, "qwen2.5-7b", "aime24") == 128
-    assert plan.shard_size(paper, "qwen2.5-32b", "math500") == 16
+    assert jobs.shard_size(paper, "qwen2.5-7b", "aime24") == 128
+    assert jobs.shard_size(paper, "qwen2.5-32b", "math500") == 16
 
 
 def test_time_limit_grows_with_the_attempt_up_to_the_cap(paper: dict[str, Any]) -> None:
-    first = plan.sample_resources(paper, "qwen2.5-32b", "aime24", 0)
+    first = jobs.sample_resources(paper, "qwen2.5-32b", "aime24", 0)
     # 128 samples x 30 problems x 1769.2 tokens at 1093.75 tokens/s, x 1.5, + 10 min startup
     expected = 10 + 1.5 * 128 * 30 * (0.95 * 1000 + 0.05 * 16384) / (2 * 2500 * 7 / 32) / 60
     assert first == {"gpu": 2, "runtime": math.ceil(expected)}
-    second = plan.sample_resources(paper, "qwen2.5-32b", "aime24", 0, attempt=2)
+    second = jobs.sample_resources(paper, "qwen2.5-32b", "aime24", 0, attempt=2)
     assert second["runtime"] == 2 * first["runtime"]
-    assert plan.sample_resources(paper, "qwen2.5-32b", "aime24", 0, attempt=9)["runtime"] == 24 * 60
+    assert jobs.sample_resources(paper, "qwen2.5-32b", "aime24", 0, attempt=9)["runtime"] == 24 * 60
     with pytest.raises(rb_config.ConfigError, match="no seed shard 99"):
-        plan.sample_resources(paper, "qwen2.5-32b", "aime24", 99)
+        jobs.sample_resources(paper, "qwen2.5-32b", "aime24", 99)
 
 
 def test_the_last_shard_gets_its_own_smaller_time_limit(paper: dict[str, Any]) -> None:
     config = copy.deepcopy(paper)
     config["models"]["qwen2.5-7b"]["n"] = {"aime24": 130}  # shards of 128 and 2
-    limits = [plan.sample_resources(config, "qwen2.5-7b", "aime24", s)["runtime"] for s in (0, 1)]
+    limits = [jobs.sample_resources(config, "qwen2.5-7b", "aime24", s)["runtime"] for s in (0, 1)]
     assert limits[1] < limits[0]
 
 
 def test_rule_resources_are_callables_of_wildcards_and_attempt(paper: dict[str, Any]) -> None:
-    resources = plan.sample_rule_resources(paper)
+    resources = jobs.sample_rule_resources(paper)
     wildcards = SimpleNamespace(model="qwen2.5-14b", benchmark="olympiadbench", seed="0")
     assert resources["gpu"](wildcards) == 1
-    expected = plan.sample_resources(paper, "qwen2.5-14b", "olympiadbench", 0, attempt=2)["runtime"]
+    expected = jobs.sample_resources(paper, "qwen2.5-14b", "olympiadbench", 0, attempt=2)["runtime"]
     assert resources["runtime"](wildcards, 2) == expected
 
 
 def test_a_model_without_size_gets_the_longest_limit_and_is_flagged(paper: dict[str, Any]) -> None:
     config = copy.deepcopy(paper)
     del config["models"]["qwen2.5-7b"]["params_b"]
-    assert plan.sample_resources(config, "qwen2.5-7b", "aime24", 0) == {"gpu": 1, "runtime": 24 * 60}
-    assert plan.shard_size(config, "qwen2.5-7b", "math500") == 128
+    assert jobs.sample_resources(config, "qwen2.5-7b", "aime24", 0) == {"gpu": 1, "runtime": 24 * 60}
+    assert jobs.shard_size(config, "qwen2.5-7b", "math500") == 128
     text = plan.format_plan(config, ["fig2"])
     assert "Unsized (no params_b; time limit = max_job_hours): qwen2.5-7b" in text
 
@@ -150,7 +151,7 @@ def test_plan_command_prints_every_figure_or_names_a_missing_one(capsys: pytest.
 def test_plan_reads_overlays_like_snakemake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text(yaml.safe_dump({"cluster": {"gpu_memory_gb": 40}}))
-    config = plan.load_configs([PROJECT / "config.yaml", overlay])
+    config = rb_config.load_many([PROJECT / "config.yaml", overlay])
     assert config["cluster"]["gpu_memory_gb"] == 40 and config["cluster"]["job_hours"] == 8
     assert plan.main(["--config", str(PROJECT / "config.yaml"), "--config", str(overlay), "--figure", "fig10"]) == 0
     assert "Sampling jobs of fig10" in capsys.readouterr().out
@@ -169,11 +170,13 @@ def test_older_configs_without_cluster_section_still_validate() -> None:
 def test_code_verify_jobs_get_time_for_their_sandbox_runs(paper: dict[str, Any]) -> None:
     # HumanEval+: one shard of 128 samples x 164 problems, 2 s each on 2 workers, x 1.5, + 10 min.
     samples = 128 * 164
-    assert plan.verify_runtime_minutes(paper, "coder1-zero-qwen2.5-7b", "humanevalplus", 0) == 10 + math.ceil(
-        1.5 * samples * 2 / 2 / 60)
-    assert plan.verify_runtime_minutes(paper, "coder1-zero-qwen2.5-7b", "humanevalplus", 0, attempt=3) == 24 * 60
+    assert jobs.verify_runtime_minutes(paper, "coder1-zero-qwen2.5-7b", "humanevalplus", 0) == 10 + math.ceil(
+        1.5 * samples * 2 / 2 / 60
+    )
+    assert jobs.verify_runtime_minutes(paper, "coder1-zero-qwen2.5-7b", "humanevalplus", 0, attempt=3) == 24 * 60
     more = copy.deepcopy(paper)
     more["verify"]["workers"] = 32
-    assert plan.verify_runtime_minutes(more, "coder1-zero-qwen2.5-7b", "humanevalplus", 0) == 10 + math.ceil(
-        1.5 * samples * 2 / 32 / 60)
-    assert plan.verify_runtime_minutes(paper, "qwen2.5-7b", "math500", 0, attempt=2) == 120
+    assert jobs.verify_runtime_minutes(more, "coder1-zero-qwen2.5-7b", "humanevalplus", 0) == 10 + math.ceil(
+        1.5 * samples * 2 / 32 / 60
+    )
+    assert jobs.verify_runtime_minutes(paper, "qwen2.5-7b", "math500", 0, attempt=2) == 120

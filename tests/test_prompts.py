@@ -17,7 +17,7 @@ def paper_template(name: str) -> str:
     if not PAPER_MD.exists():
         pytest.skip(f"{PAPER_MD} is absent (the paper facts sheet lives in ../shared/paper)")
     text = PAPER_MD.read_text()
-    section = text[text.index("### 4b."):text.index("**Paper vs repo:**")]
+    section = text[text.index("### 4b.") : text.index("**Paper vs repo:**")]
     entry = re.search(r"^- `" + re.escape(name) + r"`(.*?)(?=^- `|\Z)", section, re.M | re.S)
     assert entry, f"template {name} not found in PAPER.md"
     quoted = re.findall(r'`"(.*?)"`', entry.group(1), re.S)[-1]  # the string as sent comes last

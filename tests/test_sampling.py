@@ -15,16 +15,22 @@ import polars as pl
 import pytest
 
 from conftest import DEMO_SAMPLING
-from rlvr_boundary import tables
-from rlvr_boundary.config import Shard
-from rlvr_boundary.sampling import ShardJob, request_seed, sample_shard
+from rlvr_boundary import benchmarks, tables
+from rlvr_boundary.sampling import request_seed, sample_shard
+from rlvr_boundary.specs import PrepareSpec, SampleSpec, Shard
 
 pytestmark = pytest.mark.engine
 
 
-def _job(model: Path, shard: Shard, **sampling: object) -> ShardJob:
-    return ShardJob(model_name="tiny", model={"path": str(model), "template": "qwen-boxed"},
-                    benchmark="arith", template="qwen-boxed", shard=shard, sampling={**DEMO_SAMPLING, **sampling})
+def _job(model: Path, shard: Shard, **sampling: object) -> SampleSpec:
+    return SampleSpec(
+        model_name="tiny",
+        model={"path": str(model), "template": "qwen-boxed"},
+        benchmark="arith",
+        template="qwen-boxed",
+        shard=shard,
+        sampling={**DEMO_SAMPLING, **sampling},
+    )
 
 
 def assert_same_samples(left: pl.DataFrame, right: pl.DataFrame) -> None:
@@ -35,7 +41,7 @@ def assert_same_samples(left: pl.DataFrame, right: pl.DataFrame) -> None:
     assert diff is not None and diff < 1e-3
 
 
-def _draw(engine: object, job: ShardJob, table: Path, out: Path) -> pl.DataFrame:
+def _draw(engine: object, job: SampleSpec, table: Path, out: Path) -> pl.DataFrame:
     sample_shard(job, table, out, lambda _job: engine)
     return pl.read_parquet(out)
 
@@ -52,7 +58,9 @@ def test_shard_has_every_sample_and_provenance(engine, tiny_model, arithmetic_ta
     job = _job(tiny_model, Shard(0, 0, 4))
     frame = _draw(engine, job, arithmetic_table, tmp_path / "seed0.parquet")
     assert frame.height == 10 * 4
-    assert frame.group_by("problem_id").agg(pl.col("sample_index").sort())["sample_index"].to_list() == [[0, 1, 2, 3]] * 10
+    assert (
+        frame.group_by("problem_id").agg(pl.col("sample_index").sort())["sample_index"].to_list() == [[0, 1, 2, 3]] * 10
+    )
     assert frame["n_tokens"].min() >= 1 and frame["n_tokens"].max() <= DEMO_SAMPLING["max_tokens"]
     assert set(frame["finish_reason"]) <= {"stop", "length"}
     assert frame["cumulative_logprob"].null_count() == 0 and frame["cumulative_logprob"].max() <= 0
@@ -79,39 +87,65 @@ def test_same_shard_reproduces_and_other_shards_differ(engine, tiny_model, arith
 def test_markup_stops_do_not_cut_words(engine, tiny_model, arithmetic_table, tmp_path) -> None:
     """The paper policy stops on plain words; ours keeps the same samples whole."""
     ours = _draw(engine, _job(tiny_model, Shard(0, 0, 4)), arithmetic_table, tmp_path / "ours.parquet")
-    theirs = _draw(engine, _job(tiny_model, Shard(0, 0, 4), stop_policy="paper"), arithmetic_table,
-                   tmp_path / "paper.parquet")
-    for mine, cut in zip(ours["response"], theirs["response"]):
+    theirs = _draw(
+        engine, _job(tiny_model, Shard(0, 0, 4), stop_policy="paper"), arithmetic_table, tmp_path / "paper.parquet"
+    )
+    for mine, cut in zip(ours["response"], theirs["response"], strict=False):
         assert mine.startswith(cut)  # same seed, same tokens: the paper's stops can only shorten
 
 
 def test_many_seeded_requests_in_one_batch(engine, tiny_model, arithmetic_table, tmp_path) -> None:
     """640 seeded requests at once (vLLM 0.32 on CPU crashed here with chunked prefill on)."""
-    frame = _draw(engine, _job(tiny_model, Shard(0, 0, 64), chunk_problems=10), arithmetic_table,
-                  tmp_path / "big.parquet")
+    frame = _draw(
+        engine, _job(tiny_model, Shard(0, 0, 64), chunk_problems=10), arithmetic_table, tmp_path / "big.parquet"
+    )
     assert frame.height == 640 and frame["response"].n_unique() > 100
 
 
 def test_prompt_longer_than_context_is_a_recorded_status(engine, tiny_model, tmp_path) -> None:
-    from rlvr_boundary import stages
-
     source = tmp_path / "long.jsonl"
     source.write_text(json.dumps({"id": 1, "problem": "1 + 1 " * 400, "answer": "2"}) + "\n")
-    spec = {"local": {"path": str(source)}, "fields": {"id": "id", "question": "problem"},
-            "gold": {"field": "answer", "extract": "none"}, "n": 2, "shard_size": 2}
-    stages.prepare("long", spec, "local", tmp_path / "long.parquet")
-    frame = _draw(engine, replace(_job(tiny_model, Shard(0, 0, 2)), benchmark="long"),
-                  tmp_path / "long.parquet", tmp_path / "out.parquet")
+    spec = {
+        "local": {"path": str(source)},
+        "fields": {"id": "id", "question": "problem"},
+        "gold": {"field": "answer", "extract": "none"},
+        "n": 2,
+        "shard_size": 2,
+    }
+    benchmarks.write_prepared(PrepareSpec("long", spec, "local"), tmp_path / "long.parquet")
+    frame = _draw(
+        engine,
+        replace(_job(tiny_model, Shard(0, 0, 2)), benchmark="long"),
+        tmp_path / "long.parquet",
+        tmp_path / "out.parquet",
+    )
     assert frame["finish_reason"].to_list() == ["prompt_too_long"] * 2
     assert frame["response"].to_list() == ["", ""]
 
 
-def _cli(job: ShardJob, table: Path, out: Path) -> list[str]:
-    spec = {"model_name": job.model_name, "model": job.model, "benchmark": job.benchmark, "template": job.template,
-            "shard": {"index": job.shard.index, "start": job.shard.start, "size": job.shard.size},
-            "sampling": job.sampling}
-    return [sys.executable, "-m", "rlvr_boundary", "sample", "--spec", json.dumps(spec),
-            "--benchmark-table", str(table), "--output", str(out), "--threads", "2"]
+def _cli(job: SampleSpec, table: Path, out: Path) -> list[str]:
+    spec = {
+        "model_name": job.model_name,
+        "model": job.model,
+        "benchmark": job.benchmark,
+        "template": job.template,
+        "shard": {"index": job.shard.index, "start": job.shard.start, "size": job.shard.size},
+        "sampling": job.sampling,
+    }
+    return [
+        sys.executable,
+        "-m",
+        "rlvr_boundary",
+        "sample",
+        "--spec",
+        json.dumps(spec),
+        "--benchmark-table",
+        str(table),
+        "--output",
+        str(out),
+        "--threads",
+        "2",
+    ]
 
 
 def test_killed_job_resumes_from_finished_chunks(engine, tiny_model, arithmetic_table, tmp_path) -> None:
@@ -120,8 +154,9 @@ def test_killed_job_resumes_from_finished_chunks(engine, tiny_model, arithmetic_
     reference = _draw(engine, job, arithmetic_table, tmp_path / "reference.parquet")
     out = tmp_path / "killed" / "seed0.parquet"
     chunks = out.with_name("seed0.chunks")
-    process = subprocess.Popen(_cli(job, arithmetic_table, out), start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _cli(job, arithmetic_table, out), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 240
     while not (chunks / "00000.parquet").exists():
         assert process.poll() is None, "sampler exited before writing a chunk"

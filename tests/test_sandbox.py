@@ -97,8 +97,21 @@ def test_program_view_of_the_world():
     assert info["cwd"] == sandbox.WORK_DIR
     assert info["procs"] == ["1"]  # only itself: host processes are invisible
     assert info["stdin"] == ""  # stdin is /dev/null
-    assert set(info["root"]) <= {"usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "dev", "proc",
-                                 "tmp", "sbx", *[p.strip("/").split("/")[0] for p in sandbox._python_roots()]}
+    assert set(info["root"]) <= {
+        "usr",
+        "etc",
+        "bin",
+        "sbin",
+        "lib",
+        "lib32",
+        "lib64",
+        "libx32",
+        "dev",
+        "proc",
+        "tmp",
+        "sbx",
+        *[p.strip("/").split("/")[0] for p in sandbox._python_roots()],
+    }
     for line in info["mounts"].splitlines():
         mount_point, options = line.split()[4], line.split()[5].split(",")
         if mount_point in ("/usr", "/etc", "/"):
@@ -109,8 +122,13 @@ def test_program_view_of_the_world():
 
 def test_stdin_bytes_and_record_channel():
     result = srun(
-        [sys.executable, "-s", "-B", "-c",
-         "import sys, struct, os\ndata = sys.stdin.read().encode()\nos.write(3, struct.pack('>I', len(data)) + data)"],
+        [
+            sys.executable,
+            "-s",
+            "-B",
+            "-c",
+            "import sys, struct, os\ndata = sys.stdin.read().encode()\nos.write(3, struct.pack('>I', len(data)) + data)",
+        ],
         stdin=b"hello sandbox",
     )
     assert result.records == [b"hello sandbox"]
@@ -486,8 +504,10 @@ print(json.dumps({"mode": iso.mode, "probe": json.loads(probe.stdout), "bomb": b
 """Run as an unprivileged user by the test below: exercises the user-namespace mode."""
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/python3"),
-                    reason="needs root to switch to an unprivileged user and a system python it can run")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists("/usr/bin/python3"),
+    reason="needs root to switch to an unprivileged user and a system python it can run",
+)
 def test_user_namespace_mode_for_unprivileged_callers(tmp_path: Path):
     """Without root the sandbox uses a user namespace; same guarantees except the cgroup."""
     workflow = Path(sandbox.__file__).resolve().parents[1]
@@ -495,8 +515,14 @@ def test_user_namespace_mode_for_unprivileged_callers(tmp_path: Path):
     work.mkdir()
     shutil.chown(work, "nobody")
     done = subprocess.run(
-        ["/usr/bin/python3", "-c", _USERNS_SCRIPT], user="nobody", group="nogroup", cwd=work, capture_output=True,
-        env={"PYTHONPATH": str(workflow), "PATH": "/usr/bin:/bin", "TMPDIR": str(work)}, timeout=120, check=False,
+        ["/usr/bin/python3", "-c", _USERNS_SCRIPT],
+        user="nobody",
+        group="nogroup",
+        cwd=work,
+        capture_output=True,
+        env={"PYTHONPATH": str(workflow), "PATH": "/usr/bin:/bin", "TMPDIR": str(work)},
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr.decode()
     report = json.loads(done.stdout)

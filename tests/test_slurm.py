@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from conftest import PROJECT
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
@@ -37,8 +38,12 @@ SLURM_DIR = PROJECT / "tests" / "slurm"
 SLURM_BASE = Path(tempfile.gettempdir()) / "rlvr-slurm-test"
 # Site settings of profiles/slurm for this cluster (its RLVR_SLURM_* overrides): the
 # partitions keep their defaults (cpu, gpu); the fake GPU's job may have both cores.
-SITE = {"RLVR_SLURM_ACCOUNT": "none", "RLVR_SLURM_CPUS_PER_GPU": "2", "RLVR_SLURM_MEM_GB_PER_GPU": "4",
-        "RLVR_SLURM_CPU_MEM_MB": "2000"}
+SITE = {
+    "RLVR_SLURM_ACCOUNT": "none",
+    "RLVR_SLURM_CPUS_PER_GPU": "2",
+    "RLVR_SLURM_MEM_GB_PER_GPU": "4",
+    "RLVR_SLURM_CPU_MEM_MB": "2000",
+}
 RUN_TIMEOUT_S = 45 * 60
 
 
@@ -58,8 +63,9 @@ def cluster() -> Iterator[Path]:
     SLURM_BASE.mkdir()
     SLURM_BASE.chmod(0o755)  # o+x: munged runs as user munge
     try:
-        up = subprocess.run(["bash", str(SLURM_DIR / "slurm-up.sh")], env=env, capture_output=True, text=True,
-                            timeout=600, check=False)
+        up = subprocess.run(
+            ["bash", str(SLURM_DIR / "slurm-up.sh")], env=env, capture_output=True, text=True, timeout=600, check=False
+        )
         if up.returncode == 77:
             pytest.skip(f"SLURM cannot be installed or started here: {up.stderr.strip()}")
         assert up.returncode == 0, f"slurm-up.sh failed:\n{up.stdout}\n{up.stderr}"
@@ -95,8 +101,11 @@ def slurm_job(job_id: int) -> Job:
 def running(rule: str) -> list[int]:
     """Ids of this cluster's running jobs of a Snakemake rule (the plugin's --comment)."""
     out = _slurm("squeue", "-h", "-t", "R", "-o", "%i|%k")
-    return [int(i) for i, comment in (line.split("|", 1) for line in out.splitlines())
-            if comment.startswith(f"rule_{rule}_")]
+    return [
+        int(i)
+        for i, comment in (line.split("|", 1) for line in out.splitlines())
+        if comment.startswith(f"rule_{rule}_")
+    ]
 
 
 @dataclass
@@ -139,17 +148,31 @@ def slurm_run(cluster: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     (work / "config.yaml").write_text((PROJECT / "config.yaml").read_text())
     env = {**os.environ, **SITE, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     command = [
-        sys.executable, "-m", "snakemake", "figures/fig2.pdf", "-s", str(PROJECT / "Snakefile"), "-d", str(work),
-        "--profile", str(PROJECT / "profiles/slurm"), "--profile", str(SLURM_DIR / "profile"),
-        "--configfile", "config.yaml", str(PROJECT / "profiles/demo/overlay.yaml"), str(SLURM_DIR / "overlay.yaml"),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "figures/fig2.pdf",
+        "-s",
+        str(PROJECT / "Snakefile"),
+        "-d",
+        str(work),
+        "--profile",
+        str(PROJECT / "profiles/slurm"),
+        "--profile",
+        str(SLURM_DIR / "profile"),
+        "--configfile",
+        "config.yaml",
+        str(PROJECT / "profiles/demo/overlay.yaml"),
+        str(SLURM_DIR / "overlay.yaml"),
     ]
     faults = Faults(work)
     injector = threading.Thread(target=faults.run, daemon=True)
     injector.start()
     started = time.monotonic()
     try:
-        result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
-                                check=False)
+        result = subprocess.run(
+            command, cwd=work, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False
+        )
     finally:
         faults.stop.set()
         injector.join(timeout=30)
@@ -170,8 +193,12 @@ def test_demo_figure_is_made_through_slurm(slurm_run: tuple[Path, str, Faults]) 
     work, log, _ = slurm_run
     assert (work / "figures/fig2.pdf").stat().st_size > 1000
     jobs = submitted(log)
-    rules = {re.match(r"rule_(.+?)_wildcards", j.comment).group(1) if "_wildcards" in j.comment
-             else j.comment.removeprefix("rule_") for j in jobs.values()}
+    rules = {
+        re.match(r"rule_(.+?)_wildcards", j.comment).group(1)
+        if "_wildcards" in j.comment
+        else j.comment.removeprefix("rule_")
+        for j in jobs.values()
+    }
     assert {"sample", "verify", "count", "passk"} <= rules
     assert "figure" not in rules  # a localrule: drawn by the submitting Snakemake itself
     for job in jobs.values():

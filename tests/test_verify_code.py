@@ -53,7 +53,7 @@ def test_extract_unterminated_fence_from_a_cut_off_generation():
 
 
 def test_extract_prefers_last_block_defining_the_entry_point():
-    response = ("\ndef solve(x):\n    return x + 1\n```\nExample usage:\n```python\nprint(solve(1))\n```\n")
+    response = "\ndef solve(x):\n    return x + 1\n```\nExample usage:\n```python\nprint(solve(1))\n```\n"
     program, _ = cv.extract_program(response, entry_point="solve")
     assert program.startswith("def solve")
     program, _ = cv.extract_program(response)  # without an entry point: the last block (LCB's rule)
@@ -75,7 +75,9 @@ def test_extract_nothing():
 
 
 def test_extract_ignores_reasoning_drafts():
-    response = "<think>\nDraft:\n```python\ndef f(): return 0\n```\n</think>\nFinal:\n```python\ndef f():\n    return 1\n```"
+    response = (
+        "<think>\nDraft:\n```python\ndef f(): return 0\n```\n</think>\nFinal:\n```python\ndef f():\n    return 1\n```"
+    )
     assert cv.extract_program(response, entry_point="f")[0] == "def f():\n    return 1\n"
 
 
@@ -84,8 +86,22 @@ def test_extract_ignores_reasoning_drafts():
 
 
 def test_codec_round_trip_keeps_types():
-    value = [1, 2.5, float("inf"), -0.0, 10**5000, True, None, "s", b"\x00b", 1 + 2j, (1, [2]), {3, 4},
-             frozenset({5}), {(1, 2): {"k": (3,)}}]
+    value = [
+        1,
+        2.5,
+        float("inf"),
+        -0.0,
+        10**5000,
+        True,
+        None,
+        "s",
+        b"\x00b",
+        1 + 2j,
+        (1, [2]),
+        {3, 4},
+        frozenset({5}),
+        {(1, 2): {"k": (3,)}},
+    ]
     wire = json.dumps(encode(value))
     back = decode(json.loads(wire))
     assert back == value
@@ -103,7 +119,7 @@ def test_codec_makes_unknown_objects_opaque():
     back, again = decode(json.loads(wire)), decode(json.loads(wire))
     assert all(isinstance(v, Opaque) for v in back)
     assert back != again and back[0] != again[0]
-    assert not (back[0] == 1) and not (1 == back[0])  # noqa: SIM201 -- __eq__ itself, not __ne__
+    assert not (back[0] == 1) and not (back[0] == 1)  # noqa: SIM201 -- __eq__ itself, not __ne__
 
 
 def test_evalplus_rules():
@@ -162,7 +178,7 @@ def lcb_tasks() -> dict[str, dict]:
 @needs_linux
 def test_evalplus_synthetic_pass_and_fail(add_task: dict):
     good = cv.verify(fenced("def add(a, b):\n    return a + b"), add_task)
-    assert good == cv.Verdict(True, "def add(a, b):\n    return a + b\n", "passed", "fenced", "")
+    assert good == cv.Verdict(True, "def add(a, b):\n    return a + b\n", "passed", "fenced")
     wrong = cv.verify(fenced("def add(a, b):\n    return a + b if b != 1 else 0"), add_task)
     assert (wrong.correct, wrong.status) == (False, "failed") and "plus input 3/5" in wrong.detail
     crash = cv.verify(fenced("def add(a, b):\n    raise ValueError('nope')"), add_task)
@@ -170,18 +186,27 @@ def test_evalplus_synthetic_pass_and_fail(add_task: dict):
     missing = cv.verify(fenced("def plus(a, b):\n    return a + b"), add_task)
     assert missing.status == "runtime_error" and "add" in missing.detail
     assert cv.verify("\n```\nI don't know.", add_task).status == "no_code"
-    slow = cv.verify(fenced("import time\ndef add(a, b):\n    time.sleep(5)\n    return a + b"), add_task, timeout_s=0.5)
+    slow = cv.verify(
+        fenced("import time\ndef add(a, b):\n    time.sleep(5)\n    return a + b"), add_task, timeout_s=0.5
+    )
     assert slow.status == "timeout"  # the wall-clock backstop (3 x the limit) ends a sleeper
 
 
 @needs_linux
 def test_time_limits_count_cpu_not_waiting(add_task: dict):
     """Limits are CPU seconds: waiting (as on a loaded host) is not held against a program."""
-    waits = cv.verify(fenced("import time\ndef add(a, b):\n    time.sleep(0.6)\n    return a + b"), add_task,
-                      timeout_s=0.4)
+    waits = cv.verify(
+        fenced("import time\ndef add(a, b):\n    time.sleep(0.6)\n    return a + b"), add_task, timeout_s=0.4
+    )
     assert waits.status == "passed", waits
-    spins = cv.verify(fenced("import time\ndef add(a, b):\n    end = time.process_time() + 0.6\n"
-                             "    while time.process_time() < end:\n        pass\n    return a + b"), add_task, timeout_s=0.4)
+    spins = cv.verify(
+        fenced(
+            "import time\ndef add(a, b):\n    end = time.process_time() + 0.6\n"
+            "    while time.process_time() < end:\n        pass\n    return a + b"
+        ),
+        add_task,
+        timeout_s=0.4,
+    )
     assert spins.status == "timeout", spins
 
 
@@ -220,10 +245,16 @@ def test_livecodebench_stdin_and_functional(lcb_tasks: dict[str, dict]):
     assert cv.verify(fenced("while True:\n    pass"), total, timeout_s=0.5).status == "timeout"
 
     average = lcb_tasks["fx-average"]
-    assert cv.verify(fenced("n = int(input())\na = list(map(int, input().split()))\nprint(f'{sum(a)/n:.6f}')"),
-                     average).status == "passed"
-    assert cv.verify(fenced("n = int(input())\na = list(map(int, input().split()))\nprint(sum(a)/n)"),
-                     average).status == "failed"  # 1.3333333333333333 != 1.333333 as Decimals
+    assert (
+        cv.verify(
+            fenced("n = int(input())\na = list(map(int, input().split()))\nprint(f'{sum(a)/n:.6f}')"), average
+        ).status
+        == "passed"
+    )
+    assert (
+        cv.verify(fenced("n = int(input())\na = list(map(int, input().split()))\nprint(sum(a)/n)"), average).status
+        == "failed"
+    )  # 1.3333333333333333 != 1.333333 as Decimals
 
     two_sum = lcb_tasks["fx-two-sum"]
     solution = """
@@ -237,8 +268,10 @@ def test_livecodebench_stdin_and_functional(lcb_tasks: dict[str, dict]):
         """
     verdict = cv.verify(fenced(solution), two_sum)  # List comes from LCB's prelude; tuples count as lists
     assert verdict.status == "passed", verdict
-    assert cv.verify(fenced("class Solution:\n    def twoSum(self, nums, target):\n        return [0, 1]"),
-                     two_sum).status == "failed"
+    assert (
+        cv.verify(fenced("class Solution:\n    def twoSum(self, nums, target):\n        return [0, 1]"), two_sum).status
+        == "failed"
+    )
 
 
 @needs_linux
@@ -267,7 +300,8 @@ def test_verify_batch_matches_verify_and_keeps_order(add_task: dict, lcb_tasks: 
 def _escaped_processes() -> list[int]:
     """Sandboxed processes (root-mode uid) whose keeper is gone: escapees, must not exist."""
     return [
-        pid for pid, ids in process_uids()
+        pid
+        for pid, ids in process_uids()
         if ids[0] >= sandbox.UID_BASE and not Path(f"/proc/{ids[0] - sandbox.UID_BASE}").exists()
     ]
 
@@ -313,7 +347,7 @@ HOSTILE = {
         "import builtins, json, operator\n"
         "class Yes:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
         "builtins.isinstance = lambda *a: True\nbuiltins.type = lambda *a: Yes\noperator.eq = lambda a, b: True\n"
-        "json.dumps = lambda *a, **k: '{{\"ev\": \"out\", \"i\": 0, \"value\": 3}}'\n"
+        'json.dumps = lambda *a, **k: \'{{"ev": "out", "i": 0, "value": 3}}\'\n'
         "def add(a, b):\n    return Yes()"
     ),
     "forged result records": (
@@ -342,13 +376,14 @@ def test_hostile_programs_fail_and_leave_nothing(attack: str, add_task: dict, tm
     with __import__("socket").socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(1)
-        program = HOSTILE[attack].format(victim=victim, secret=secret, port=server.getsockname()[1],
-                                         harness=os.getpid())
+        program = HOSTILE[attack].format(
+            victim=victim, secret=secret, port=server.getsockname()[1], harness=os.getpid()
+        )
         start = time.monotonic()
         verdict = cv.verify(fenced(program), add_task, timeout_s=1.0)
         elapsed = time.monotonic() - start
         server.settimeout(0.01)
-        with pytest.raises(OSError):
+        with pytest.raises(TimeoutError):
             server.accept()  # nobody connected
     assert not verdict.correct
     assert verdict.status in ("failed", "timeout", "runtime_error"), verdict
@@ -413,7 +448,9 @@ QUICK_MBPP = ["Mbpp/2", "Mbpp/124", "Mbpp/252", "Mbpp/278", "Mbpp/558", "Mbpp/58
 
 
 @needs_linux
-@pytest.mark.skipif(not (HUMANEVAL.exists() and MBPP.exists()), reason="real HumanEval+/MBPP+ files not in ../shared/data")
+@pytest.mark.skipif(
+    not (HUMANEVAL.exists() and MBPP.exists()), reason="real HumanEval+/MBPP+ files not in ../shared/data"
+)
 def test_canonical_solutions_pass_on_a_real_subset(tmp_path: Path):
     """Tasks with special oracles, tuple/set/complex inputs and float tolerances."""
     tables = [_subset_table(HUMANEVAL, QUICK_HUMANEVAL, tmp_path), _subset_table(MBPP, QUICK_MBPP, tmp_path)]
@@ -421,15 +458,19 @@ def test_canonical_solutions_pass_on_a_real_subset(tmp_path: Path):
     assert len(rows) == len(QUICK_HUMANEVAL) + len(QUICK_MBPP)
     responses = [fenced(row["canonical_solution"]) for row in rows] + [fenced(_broken(row)) for row in rows]
     verdicts = cv.verify_batch(responses, rows + rows, workers=2)
-    canonical, broken = verdicts[: len(rows)], verdicts[len(rows):]
-    assert [(r["problem_id"], v.status) for r, v in zip(rows, canonical)] == [(r["problem_id"], "passed") for r in rows]
-    for row, verdict in zip(rows, broken):
+    canonical, broken = verdicts[: len(rows)], verdicts[len(rows) :]
+    assert [(r["problem_id"], v.status) for r, v in zip(rows, canonical, strict=False)] == [
+        (r["problem_id"], "passed") for r in rows
+    ]
+    for row, verdict in zip(rows, broken, strict=False):
         assert verdict.status == "failed", (row["problem_id"], verdict)
 
 
 @needs_linux
 @pytest.mark.slow
-@pytest.mark.skipif(not (HUMANEVAL.exists() and MBPP.exists()), reason="real HumanEval+/MBPP+ files not in ../shared/data")
+@pytest.mark.skipif(
+    not (HUMANEVAL.exists() and MBPP.exists()), reason="real HumanEval+/MBPP+ files not in ../shared/data"
+)
 @pytest.mark.parametrize("source", [HUMANEVAL, MBPP], ids=["humanevalplus", "mbppplus"])
 def test_every_canonical_solution_passes_and_a_broken_variant_fails(source: Path):
     """The full suite (164 + 378 tasks). Expected outputs are cached in the user cache dir."""
@@ -437,15 +478,22 @@ def test_every_canonical_solution_passes_and_a_broken_variant_fails(source: Path
     rows = list(table.iter_rows(named=True))
     responses = [fenced(row["canonical_solution"]) for row in rows] + [fenced(_broken(row)) for row in rows]
     verdicts = cv.verify_batch(responses, rows + rows, workers=2)
-    failures = [(r["problem_id"], v.status, v.detail) for r, v in zip(rows, verdicts) if v.status != "passed"]
+    failures = [
+        (r["problem_id"], v.status, v.detail) for r, v in zip(rows, verdicts, strict=False) if v.status != "passed"
+    ]
     assert not failures, failures
-    not_failed = [(r["problem_id"], v.status) for r, v in zip(rows, verdicts[len(rows):])
-                  if v.status not in ("failed", "runtime_error")]
+    not_failed = [
+        (r["problem_id"], v.status)
+        for r, v in zip(rows, verdicts[len(rows) :], strict=False)
+        if v.status not in ("failed", "runtime_error")
+    ]
     assert not not_failed, not_failed
 
 
 @needs_linux
-@pytest.mark.skipif(not (HUMANEVAL.exists() and MBPP.exists()), reason="real HumanEval+/MBPP+ files not in ../shared/data")
+@pytest.mark.skipif(
+    not (HUMANEVAL.exists() and MBPP.exists()), reason="real HumanEval+/MBPP+ files not in ../shared/data"
+)
 def test_verdicts_agree_with_evalplus_on_a_real_subset(tmp_path: Path):
     """Same samples through evalplus's own evaluator core (base then plus ``untrusted_check``).
 
@@ -468,17 +516,34 @@ def test_verdicts_agree_with_evalplus_on_a_real_subset(tmp_path: Path):
                 inputs = problem[f"{part}_input"] or []
                 if dataset == "mbpp":
                     inputs = mbpp_deserialize_inputs(row["problem_id"], inputs)
-                out, times = trusted_exec(problem["prompt"] + problem["canonical_solution"], inputs,
-                                          problem["entry_point"], record_time=True,
-                                          output_not_none=problem["entry_point"] in cv._MBPP_NOT_NONE)
+                out, times = trusted_exec(
+                    problem["prompt"] + problem["canonical_solution"],
+                    inputs,
+                    problem["entry_point"],
+                    record_time=True,
+                    output_not_none=problem["entry_point"] in cv._MBPP_NOT_NONE,
+                )
                 parts[part] = (inputs, out, times)
             for code in (row["canonical_solution"], _broken(row)):
-                statuses = [evalplus_eval.untrusted_check(dataset, code, inputs, problem["entry_point"], expected=out,
-                                                          atol=problem["atol"], ref_time=times, fast_check=True)[0]
-                            for inputs, out, times in parts.values()]
+                statuses = [
+                    evalplus_eval.untrusted_check(
+                        dataset,
+                        code,
+                        inputs,
+                        problem["entry_point"],
+                        expected=out,
+                        atol=problem["atol"],
+                        ref_time=times,
+                        fast_check=True,
+                    )[0]
+                    for inputs, out, times in parts.values()
+                ]
                 theirs.append(all(s == "pass" for s in statuses))
                 ours_rows.append((row, code))
     ours = cv.verify_batch([fenced(code) for _, code in ours_rows], [row for row, _ in ours_rows], workers=2)
-    differences = {(row["problem_id"], code == row["canonical_solution"]): (v.correct, t)
-                   for (row, code), v, t in zip(ours_rows, ours, theirs) if v.correct != t}
+    differences = {
+        (row["problem_id"], code == row["canonical_solution"]): (v.correct, t)
+        for (row, code), v, t in zip(ours_rows, ours, theirs, strict=False)
+        if v.correct != t
+    }
     assert differences == {("HumanEval/32", True): (True, False)}

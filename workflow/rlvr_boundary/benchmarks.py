@@ -2,7 +2,8 @@
 into one prepared table, ``data/benchmarks/{benchmark}.parquet``.
 
 Code benchmarks (HumanEval+, MBPP+, LiveCodeBench) get the columns of
-``code_benchmarks.CODE_TABLE_SCHEMA`` (tests included). A math benchmark's table has one row per problem:
+``tables.CODE_BENCHMARK`` (tests included). A math benchmark's table (``tables.MATH_BENCHMARK``)
+has one row per problem:
 ``problem_id`` (str), ``index`` (0-based source order, as the paper's Table 4 counts),
 ``question`` (str), ``gold`` (str, already extracted as the authors' loader did) and
 ``metadata`` (JSON of every other source field). Gold extraction follows the paper's repo
@@ -21,15 +22,8 @@ from typing import Any
 import polars as pl
 
 from rlvr_boundary import code_benchmarks, tables
+from rlvr_boundary.specs import PrepareSpec
 from rlvr_boundary.verify.math_extract import last_boxed
-
-TABLE_SCHEMA: dict[str, type[pl.DataType]] = {
-    "problem_id": pl.String,
-    "index": pl.Int64,
-    "question": pl.String,
-    "gold": pl.String,
-    "metadata": pl.String,
-}
 
 
 class BenchmarkError(ValueError):
@@ -88,16 +82,18 @@ def build_table(rows: Iterable[dict[str, Any]], spec: dict[str, Any], origin: st
         if not answer:
             raise BenchmarkError(f"{where}: field {gold['field']!r}: empty gold answer")
         used = {fields["question"], gold["field"], fields.get("id"), fields.get("context")}
-        records.append({
-            "problem_id": str(row[fields["id"]]) if "id" in fields else str(index),
-            "index": index,
-            "question": question,
-            "gold": answer,
-            "metadata": json.dumps({k: v for k, v in row.items() if k not in used}, default=str),
-        })
+        records.append(
+            {
+                "problem_id": str(row[fields["id"]]) if "id" in fields else str(index),
+                "index": index,
+                "question": question,
+                "gold": answer,
+                "metadata": json.dumps({k: v for k, v in row.items() if k not in used}, default=str),
+            }
+        )
     if not records:
         raise BenchmarkError(f"{origin}: no rows")
-    frame = pl.DataFrame(records, schema=TABLE_SCHEMA)
+    frame = pl.DataFrame(records, schema=tables.MATH_BENCHMARK.columns)
     duplicated = frame.filter(pl.col("problem_id").is_duplicated())["problem_id"].unique().to_list()
     if duplicated:
         raise BenchmarkError(f"{origin}: field {fields.get('id')!r}: duplicate problem ids {duplicated[:5]}")
@@ -107,9 +103,7 @@ def build_table(rows: Iterable[dict[str, Any]], spec: dict[str, Any], origin: st
 def _checked_local(spec: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
     path = Path(spec["local"]["path"])
     if not path.is_file():
-        raise BenchmarkError(
-            f"{path}: benchmark file not found (set data_source: hf to load from the hub)"
-        )
+        raise BenchmarkError(f"{path}: benchmark file not found (set data_source: hf to load from the hub)")
     digest = tables.sha256_file(path)
     expected = spec["local"].get("sha256")
     if expected and digest != expected:
@@ -163,8 +157,13 @@ def _load_hub(spec: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any
         hub["id"], hub.get("config"), split=hub["split"], revision=commit or hub["revision"]
     )
     record = {
-        "kind": "hf", "id": hub["id"], "config": hub.get("config"), "split": hub["split"],
-        "revision": hub["revision"], "commit": commit, "fingerprint": dataset._fingerprint,
+        "kind": "hf",
+        "id": hub["id"],
+        "config": hub.get("config"),
+        "split": hub["split"],
+        "revision": hub["revision"],
+        "commit": commit,
+        "fingerprint": dataset._fingerprint,
     }
     return list(dataset), record
 
@@ -184,10 +183,18 @@ def _prepare_code(name: str, spec: dict[str, Any], source_kind: str) -> tuple[pl
         try:
             files = code_benchmarks.download_livecodebench(commit, version_tag=hub["version_tag"], dataset=hub["id"])
         except Exception as exc:  # offline, network, auth, missing file
-            raise BenchmarkError(f"hf dataset {hub['id']!r}@{commit}: cannot download {hub['version_tag']} "
-                                 f"({type(exc).__name__}: {exc}); point local.path at the release files") from exc
-        source = {"kind": "hf", "id": hub["id"], "revision": hub["revision"], "commit": commit,
-                  "version_tag": hub["version_tag"], "files": {f.name: tables.sha256_file(f) for f in files}}
+            raise BenchmarkError(
+                f"hf dataset {hub['id']!r}@{commit}: cannot download {hub['version_tag']} "
+                f"({type(exc).__name__}: {exc}); point local.path at the release files"
+            ) from exc
+        source = {
+            "kind": "hf",
+            "id": hub["id"],
+            "revision": hub["revision"],
+            "commit": commit,
+            "version_tag": hub["version_tag"],
+            "files": {f.name: tables.sha256_file(f) for f in files},
+        }
     try:
         if spec["format"] == "evalplus":
             frame = code_benchmarks.read_evalplus(files[0])
@@ -195,12 +202,18 @@ def _prepare_code(name: str, spec: dict[str, Any], source_kind: str) -> tuple[pl
             window = spec.get("window") or {"start": None, "end": None}
             frame = code_benchmarks.read_livecodebench(files, start_date=window["start"], end_date=window["end"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise BenchmarkError(f"{source.get('path') or source.get('id')}: not a {spec['format']} file: "
-                             f"{type(exc).__name__}: {exc}") from exc
+        raise BenchmarkError(
+            f"{source.get('path') or source.get('id')}: not a {spec['format']} file: {type(exc).__name__}: {exc}"
+        ) from exc
     if frame.height == 0:
         raise BenchmarkError(f"{source.get('path') or source.get('id')}: no problems (window {spec.get('window')})")
-    record = {"benchmark": name, "kind": "code", "format": spec["format"], "source": source,
-              "window": spec.get("window")}
+    record = {
+        "benchmark": name,
+        "kind": "code",
+        "format": spec["format"],
+        "source": source,
+        "window": spec.get("window"),
+    }
     return frame, record
 
 
@@ -226,16 +239,10 @@ def prepare(name: str, spec: dict[str, Any], source_kind: str) -> tuple[pl.DataF
     return frame, {"benchmark": name, "kind": "math", "source": source, "fields": spec["fields"], "gold": spec["gold"]}
 
 
-def load(name: str, path: str | Path) -> pl.DataFrame:
-    """Read a prepared benchmark table, math or code, checking its columns (the one public loader)."""
-    columns = set(pl.read_parquet_schema(path))
-    schema = code_benchmarks.CODE_TABLE_SCHEMA if "test_mode" in columns else TABLE_SCHEMA
-    frame = tables.read_parquet(path, schema)
-    if frame.height == 0:
-        raise BenchmarkError(f"{path}: benchmark {name!r} has no problems")
-    return frame
-
-
-def is_code(table: pl.DataFrame) -> bool:
-    """Whether a prepared table is a code benchmark (graded by unit tests, not answers)."""
-    return "test_mode" in table.columns
+def write_prepared(spec: PrepareSpec, output: str | Path) -> None:
+    """The prepare stage: build the table from its source and write it with its provenance."""
+    frame, source = prepare(spec.name, spec.benchmark, spec.source)
+    code = tables.is_code(frame)
+    content = tables.config_hash(frame.select("problem_id", "question", "tests" if code else "gold").rows())
+    record = tables.provenance(stage="prepare", content_hash=content, **source)
+    tables.write(frame, output, tables.CODE_BENCHMARK if code else tables.MATH_BENCHMARK, record)

@@ -1,197 +1,221 @@
 """Command line: one subcommand per pipeline stage (the Snakemake rules' thin shell calls).
 
-Rules pass the exact config fragment a job depends on as JSON (``--spec``), so Snakemake's
-params-based rerun trigger re-runs a job precisely when its fragment changes, and a job can
-be rerun by hand outside Snakemake with the same command line.
+Each stage command takes its job's spec as JSON (``--spec``, defined in ``specs``) and the
+paths of its inputs and output; it parses, then calls one stage function. Nothing here
+computes anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rlvr_boundary.config import ConfigError, Shard
+from rlvr_boundary import specs
+from rlvr_boundary.config import ConfigError
 
 
-def _spec(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"--spec is not JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("--spec must be a JSON object")
-    return value
+def _spec_type(cls: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            return specs.from_json(cls, text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+
+    parse.__name__ = cls.__name__  # argparse names the type in its error message
+    return parse
 
 
-def _cmd_prepare(args: argparse.Namespace) -> None:
-    from rlvr_boundary import stages
+def _prepare(args: argparse.Namespace) -> None:
+    from rlvr_boundary import benchmarks
 
-    spec = args.spec
-    stages.prepare(spec["name"], spec["benchmark"], spec["source"], args.output)
-
-
-def _cmd_sample(args: argparse.Namespace) -> None:
-    from rlvr_boundary import stages
-    from rlvr_boundary.sampling import ShardJob
-
-    spec = args.spec
-    job = ShardJob(model_name=spec["model_name"], model=spec["model"], benchmark=spec["benchmark"],
-                   template=spec["template"], shard=Shard(**spec["shard"]), sampling=spec["sampling"])
-    stages.sample(job, args.benchmark_table, args.output, args.threads)
+    benchmarks.write_prepared(args.spec, args.output)
 
 
-def _cmd_verify(args: argparse.Namespace) -> None:
-    from rlvr_boundary import stages
+def _sample(args: argparse.Namespace) -> None:
+    from rlvr_boundary import sampling
 
-    stages.verify(args.samples, args.benchmark_table, args.output, spec=args.spec, workers=args.workers)
-
-
-def _cmd_count(args: argparse.Namespace) -> None:
-    from rlvr_boundary import stages
-
-    stages.count(args.verdicts, args.benchmark_table, args.output,
-                 benchmark=args.spec["benchmark"], n_expected=args.spec["n"])
+    sampling.sample(args.spec, args.benchmark_table, args.output, args.threads)
 
 
-def _cmd_compare_graders(args: argparse.Namespace) -> None:
-    from rlvr_boundary import stages
+def _verify(args: argparse.Namespace) -> None:
+    from rlvr_boundary import verdicts
 
-    spec = args.spec
-    stages.compare_graders(args.samples, args.benchmark_table, args.disagreements, args.curves,
-                           benchmark=spec["benchmark"], n_expected=spec["n"], timeout_s=spec["timeout_s"],
-                           workers=args.workers)
+    verdicts.verify(args.spec, args.samples, args.benchmark_table, args.output, workers=args.workers)
 
 
-def _cmd_passk(args: argparse.Namespace) -> None:
-    from rlvr_boundary import stages
+def _disagreements(args: argparse.Namespace) -> None:
+    from rlvr_boundary import verdicts
 
-    stages.passk(args.counts, args.output)
+    verdicts.disagreements(args.spec, args.verdicts_a, args.verdicts_b, args.samples, args.benchmark_table, args.output)
 
 
-def _cmd_figure(args: argparse.Namespace) -> None:
+def _count(args: argparse.Namespace) -> None:
+    from rlvr_boundary import counts
+
+    counts.count(args.spec, args.verdicts, args.benchmark_table, args.output)
+
+
+def _passk(args: argparse.Namespace) -> None:
+    from rlvr_boundary import curves
+
+    curves.passk(args.counts, args.output)
+
+
+def _figure(args: argparse.Namespace) -> None:
     from rlvr_boundary import figures
-    from rlvr_boundary.config import Panel
 
     spec = args.spec
-    pairs = [tuple(pair) for pair in spec["pairs"]]
-    if len(pairs) != len(args.passk):
-        raise ValueError(f"figure: {len(pairs)} (model, benchmark) pairs but {len(args.passk)} --passk files")
-    panels = [Panel(**{**p, "models": tuple(p["models"])}) for p in spec["panels"]]
-    table = figures.grader_table if args.graders else figures.figure_table
-    points = table(panels, dict(zip(pairs, args.passk)), spec["models"])
-    figures.draw(points, spec["title"], args.output, note=spec.get("note"))
+    if len(spec.curves) != len(args.passk):
+        raise ValueError(f"figure: {len(spec.curves)} curves in the spec but {len(args.passk)} --passk files")
+    points = figures.figure_table(spec.panels, dict(zip(spec.curves, args.passk, strict=True)), spec.models)
+    figures.draw(points, spec.title, args.output, note=spec.note)
 
 
-def _cmd_solvable(args: argparse.Namespace) -> None:
-    from rlvr_boundary import figures, stages, tables
+def _solvable(args: argparse.Namespace) -> None:
+    from rlvr_boundary import figures
 
     spec = args.spec
-    if len(args.counts) != len(spec["models"]):
-        raise ValueError(f"solvable: {len(spec['models'])} models but {len(args.counts)} --counts files")
-    counts = {m: tables.read_parquet(p, stages.COUNT_SCHEMA) for m, p in zip(spec["models"], args.counts)}
-    figures.write_csv(figures.solvable_table(counts, spec["labels"], spec.get("indices")), args.output)
+    figures.write_solvable(args.counts, spec.models, spec.labels, spec.indices, args.output)
 
 
-def _cmd_demo_benchmark(args: argparse.Namespace) -> None:
+def _demo_benchmark(args: argparse.Namespace) -> None:
     from rlvr_boundary import demo
 
     demo.write_benchmark(Path(args.output), n_problems=args.problems, seed=args.seed, kind=args.kind)
 
 
-def _cmd_demo_model(args: argparse.Namespace) -> None:
+def _demo_model(args: argparse.Namespace) -> None:
     import os
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: no spinning on shared cores
     from rlvr_boundary import demo
 
     stats = demo.train_model(
-        Path(args.output), steps=args.steps, seed=args.seed,
+        Path(args.output),
+        steps=args.steps,
+        seed=args.seed,
         init_from=Path(args.init_from) if args.init_from else None,
-        exclude=[Path(p) for p in args.exclude], threads=args.threads,
+        exclude=[Path(p) for p in args.exclude],
+        threads=args.threads,
     )
     print(json.dumps(stats, indent=2))
 
 
+def _stage(
+    sub: Any,
+    name: str,
+    help_text: str,
+    spec: type | None,
+    func: Callable[[argparse.Namespace], None],
+    paths: dict[str, dict[str, Any]],
+) -> argparse.ArgumentParser:
+    """A stage subcommand: ``--spec`` of its spec type, then its input and output paths."""
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    if spec is not None:
+        parser.add_argument("--spec", type=_spec_type(spec), required=True, help=specs.fields_help(spec))
+    for flag, options in paths.items():
+        parser.add_argument(flag, **({"required": True} | options))
+    parser.set_defaults(func=func)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rlvr_boundary", description=__doc__,
+        prog="rlvr_boundary",
+        description=__doc__,
         epilog="Also: plan (jobs, tokens and GPU-hours per figure), download-model (weights cache).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("prepare", help="write data/benchmarks/{benchmark}.parquet")
-    p.add_argument("--spec", type=_spec, required=True, help="{name, benchmark, source}")
-    p.add_argument("--output", required=True)
-    p.set_defaults(func=_cmd_prepare)
-
-    p = sub.add_parser("sample", help="sample one seed shard with vLLM")
-    p.add_argument("--spec", type=_spec, required=True, help="{model_name, model, benchmark, template, shard, sampling}")
-    p.add_argument("--benchmark-table", required=True)
-    p.add_argument("--output", required=True)
-    p.add_argument("--threads", type=int, default=1)
-    p.set_defaults(func=_cmd_sample)
-
-    p = sub.add_parser("verify", help="judge one shard of samples")
-    p.add_argument("--spec", type=_spec, required=True, help="{benchmark, grader, timeout_s} or, for code, {benchmark, template, code_timeout_s}")
-    p.add_argument("--samples", required=True)
-    p.add_argument("--benchmark-table", required=True)
-    p.add_argument("--output", required=True)
-    p.add_argument("--workers", type=int, default=1)
-    p.set_defaults(func=_cmd_verify)
-
-    p = sub.add_parser("count", help="per-problem (n, c) from all verdict shards")
-    p.add_argument("--spec", type=_spec, required=True, help="{benchmark, n}")
-    p.add_argument("--verdicts", nargs="+", required=True)
-    p.add_argument("--benchmark-table", required=True)
-    p.add_argument("--output", required=True)
-    p.set_defaults(func=_cmd_count)
-
-    p = sub.add_parser("compare-graders", help="grade samples with ours and the paper's grader")
-    p.add_argument("--spec", type=_spec, required=True, help="{benchmark, n, timeout_s}")
-    p.add_argument("--samples", nargs="+", required=True)
-    p.add_argument("--benchmark-table", required=True)
-    p.add_argument("--disagreements", required=True)
-    p.add_argument("--curves", required=True)
-    p.add_argument("--workers", type=int, default=1)
-    p.set_defaults(func=_cmd_compare_graders)
-
-    p = sub.add_parser("passk", help="pass@k for k = 1..n")
-    p.add_argument("--counts", required=True)
-    p.add_argument("--output", required=True)
-    p.set_defaults(func=_cmd_passk)
-
-    p = sub.add_parser("figure", help="draw one figure grid (PDF + CSV beside it)")
-    p.add_argument("--spec", type=_spec, required=True, help="{title, panels, pairs, models, note}")
-    p.add_argument("--passk", nargs="+", required=True, help="pass@k tables, in the order of spec.pairs")
-    p.add_argument("--graders", action="store_true", help="the tables are grader comparisons (ours vs paper)")
-    p.add_argument("--output", required=True)
-    p.set_defaults(func=_cmd_figure)
-
-    p = sub.add_parser("solvable", help="Tables 4/5: indices of problems each model solves (CSV)")
-    p.add_argument("--spec", type=_spec, required=True, help="{benchmark, models, labels, indices}")
-    p.add_argument("--counts", nargs="+", required=True, help="count tables, in the order of spec.models")
-    p.add_argument("--output", required=True)
-    p.set_defaults(func=_cmd_solvable)
-
-    p = sub.add_parser("demo-benchmark", help="write the synthetic arithmetic benchmark (jsonl)")
-    p.add_argument("--kind", required=True)
-    p.add_argument("--problems", type=int, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--output", required=True)
-    p.set_defaults(func=_cmd_demo_benchmark)
-
-    p = sub.add_parser("demo-model", help="train a tiny demo model offline")
-    p.add_argument("--steps", type=int, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--init-from", default=None)
-    p.add_argument("--exclude", nargs="*", default=[])
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--output", required=True)
-    p.set_defaults(func=_cmd_demo_model)
+    many = {"nargs": "+"}
+    _stage(sub, "prepare", "write data/benchmarks/{benchmark}.parquet", specs.PrepareSpec, _prepare, {"--output": {}})
+    _stage(
+        sub,
+        "sample",
+        "sample one seed shard with vLLM",
+        specs.SampleSpec,
+        _sample,
+        {"--benchmark-table": {}, "--output": {}, "--threads": {"type": int, "default": 1, "required": False}},
+    )
+    _stage(
+        sub,
+        "verify",
+        "judge one shard of samples with one grader",
+        specs.VerifySpec,
+        _verify,
+        {
+            "--samples": {},
+            "--benchmark-table": {},
+            "--output": {},
+            "--workers": {"type": int, "default": 1, "required": False},
+        },
+    )
+    _stage(
+        sub,
+        "disagreements",
+        "samples two graders judge differently (a join of their verdicts)",
+        specs.DisagreementSpec,
+        _disagreements,
+        {"--verdicts-a": many, "--verdicts-b": many, "--samples": many, "--benchmark-table": {}, "--output": {}},
+    )
+    _stage(
+        sub,
+        "count",
+        "per-problem (n, c) from all verdict shards",
+        specs.CountSpec,
+        _count,
+        {"--verdicts": many, "--benchmark-table": {}, "--output": {}},
+    )
+    _stage(sub, "passk", "pass@k for k = 1..n", None, _passk, {"--counts": {}, "--output": {}})
+    _stage(
+        sub,
+        "figure",
+        "draw one figure grid (PDF + CSV beside it)",
+        specs.FigureSpec,
+        _figure,
+        {"--passk": many | {"help": "pass@k tables, in the order of spec.curves"}, "--output": {}},
+    )
+    _stage(
+        sub,
+        "solvable",
+        "Tables 4/5: indices of problems each model solves (CSV)",
+        specs.SolvableSpec,
+        _solvable,
+        {"--counts": many | {"help": "count tables, in the order of spec.models"}, "--output": {}},
+    )
+    _stage(
+        sub,
+        "demo-benchmark",
+        "write the synthetic arithmetic benchmark (jsonl)",
+        None,
+        _demo_benchmark,
+        {
+            "--kind": {},
+            "--problems": {"type": int},
+            "--seed": {"type": int, "default": 0, "required": False},
+            "--output": {},
+        },
+    )
+    _stage(
+        sub,
+        "demo-model",
+        "train a tiny demo model offline",
+        None,
+        _demo_model,
+        {
+            "--steps": {"type": int},
+            "--seed": {"type": int, "default": 0, "required": False},
+            "--init-from": {"default": None, "required": False},
+            "--exclude": {"nargs": "*", "default": [], "required": False},
+            "--threads": {"type": int, "default": 1, "required": False},
+            "--output": {},
+        },
+    )
     return parser
 
 
@@ -202,8 +226,6 @@ DELEGATED = {"plan": "rlvr_boundary.plan", "download-model": "rlvr_boundary.hub"
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in DELEGATED:
-        import importlib
-
         return importlib.import_module(DELEGATED[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

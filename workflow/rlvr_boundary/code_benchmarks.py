@@ -1,7 +1,7 @@
 """Prepared benchmark tables for the code experiments: HumanEval+, MBPP+ and LiveCodeBench.
 
 Each reader returns a polars DataFrame with one row per task and the same columns
-(``CODE_TABLE_SCHEMA``), so the tables can be concatenated and a row handed to
+(``tables.CODE_BENCHMARK``), so the tables can be concatenated and a row handed to
 :func:`rlvr_boundary.verify.code.verify` as a mapping:
 
 ``benchmark`` (humanevalplus | mbppplus | livecodebench), ``problem_id`` (evalplus task id
@@ -45,32 +45,14 @@ from rlvr_boundary import tables
 from rlvr_boundary.verify import code as code_verify
 
 __all__ = [
-    "CODE_TABLE_SCHEMA",
-    "default_cache_dir",
     "LCB_DATASET",
     "LCB_RELEASE_FILES",
+    "default_cache_dir",
     "download_livecodebench",
     "read_evalplus",
     "read_livecodebench",
 ]
 
-CODE_TABLE_SCHEMA: dict[str, pl.DataType] = {
-    "benchmark": pl.String(),
-    "problem_id": pl.String(),
-    "index": pl.Int64(),
-    "source_index": pl.Int64(),
-    "question": pl.String(),
-    "starter_code": pl.String(),
-    "entry_point": pl.String(),
-    "test_mode": pl.String(),
-    "tests": pl.String(),
-    "n_tests": pl.Int64(),
-    "atol": pl.Float64(),
-    "canonical_solution": pl.String(),
-    "platform": pl.String(),
-    "difficulty": pl.String(),
-    "contest_date": pl.String(),
-}
 
 LCB_DATASET = "livecodebench/code_generation_lite"
 LCB_RELEASE_FILES: dict[str, list[str]] = {
@@ -134,8 +116,9 @@ def _expected_outputs(rows: list[dict], digest: str, cache_dir: Path, workers: i
     return expected
 
 
-def read_evalplus(path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None,
-                  workers: int = 2) -> pl.DataFrame:
+def read_evalplus(
+    path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None, workers: int = 2
+) -> pl.DataFrame:
     """Prepared table of an evalplus release file (HumanEvalPlus / MbppPlus, .jsonl or .jsonl.gz).
 
     Expected outputs are computed by running each canonical solution in the sandbox (cached
@@ -161,24 +144,26 @@ def read_evalplus(path: str | os.PathLike, *, cache_dir: str | os.PathLike | Non
             "ref_time": expected[row["task_id"]]["ref_time"],
             "atol": float(row["atol"]),
         }
-        records.append({
-            "benchmark": benchmark,
-            "problem_id": row["task_id"],
-            "index": index,
-            "source_index": index,
-            "question": row["prompt"].strip(),
-            "starter_code": "",
-            "entry_point": row["entry_point"],
-            "test_mode": "evalplus",
-            "tests": json.dumps(tests),
-            "n_tests": len(inputs),
-            "atol": float(row["atol"]),
-            "canonical_solution": row["prompt"] + row["canonical_solution"],
-            "platform": None,
-            "difficulty": None,
-            "contest_date": None,
-        })
-    return pl.DataFrame(records, schema=CODE_TABLE_SCHEMA)
+        records.append(
+            {
+                "benchmark": benchmark,
+                "problem_id": row["task_id"],
+                "index": index,
+                "source_index": index,
+                "question": row["prompt"].strip(),
+                "starter_code": "",
+                "entry_point": row["entry_point"],
+                "test_mode": "evalplus",
+                "tests": json.dumps(tests),
+                "n_tests": len(inputs),
+                "atol": float(row["atol"]),
+                "canonical_solution": row["prompt"] + row["canonical_solution"],
+                "platform": None,
+                "difficulty": None,
+                "contest_date": None,
+            }
+        )
+    return pl.DataFrame(records, schema=tables.CODE_BENCHMARK.columns)
 
 
 # --------------------------------------------------------------------------------------
@@ -225,8 +210,9 @@ def _lcb_rows(source: LcbSource) -> Iterable[Mapping[str, Any]]:
             yield item
 
 
-def read_livecodebench(path_or_rows: LcbSource, *,
-                       start_date: str | dt.date | None, end_date: str | dt.date | None) -> pl.DataFrame:
+def read_livecodebench(
+    path_or_rows: LcbSource, *, start_date: str | dt.date | None, end_date: str | dt.date | None
+) -> pl.DataFrame:
     """Prepared table of LiveCodeBench code-generation problems within a contest-date window.
 
     ``path_or_rows`` is a local jsonl(.gz) in the ``code_generation_lite`` schema, a list of
@@ -253,28 +239,35 @@ def read_livecodebench(path_or_rows: LcbSource, *,
             "outputs": [c["output"] for c in cases],
             "n_public": len(public),
         }
-        records.append({
-            "benchmark": "livecodebench",
-            "problem_id": str(row["question_id"]),
-            "index": len(records),
-            "source_index": source_index,
-            "question": row["question_content"],
-            "starter_code": row.get("starter_code") or "",
-            "entry_point": func_name,
-            "test_mode": "lcb_functional" if func_name else "lcb_stdin",
-            "tests": json.dumps(tests),
-            "n_tests": len(cases),
-            "atol": None,
-            "canonical_solution": None,
-            "platform": str(row.get("platform")),
-            "difficulty": str(row.get("difficulty")),
-            "contest_date": when.date().isoformat(),
-        })
-    return pl.DataFrame(records, schema=CODE_TABLE_SCHEMA)
+        records.append(
+            {
+                "benchmark": "livecodebench",
+                "problem_id": str(row["question_id"]),
+                "index": len(records),
+                "source_index": source_index,
+                "question": row["question_content"],
+                "starter_code": row.get("starter_code") or "",
+                "entry_point": func_name,
+                "test_mode": "lcb_functional" if func_name else "lcb_stdin",
+                "tests": json.dumps(tests),
+                "n_tests": len(cases),
+                "atol": None,
+                "canonical_solution": None,
+                "platform": str(row.get("platform")),
+                "difficulty": str(row.get("difficulty")),
+                "contest_date": when.date().isoformat(),
+            }
+        )
+    return pl.DataFrame(records, schema=tables.CODE_BENCHMARK.columns)
 
 
-def download_livecodebench(revision: str, *, version_tag: str = "release_v5", dataset: str = LCB_DATASET,
-                           cache_dir: str | os.PathLike | None = None) -> list[Path]:
+def download_livecodebench(
+    revision: str,
+    *,
+    version_tag: str = "release_v5",
+    dataset: str = LCB_DATASET,
+    cache_dir: str | os.PathLike | None = None,
+) -> list[Path]:
     """Fetch the raw jsonl files of ``version_tag`` at a pinned hub ``revision``.
 
     The hub dataset is defined by a loading script, which ``datasets`` >= 4 no longer

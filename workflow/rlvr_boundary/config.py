@@ -1,4 +1,4 @@
-"""Load, validate and query the workflow configuration.
+"""Load, validate and query the workflow configuration (a leaf: no other stage's logic).
 
 One JSON schema (``schemas/config.schema.yaml``, linked from ``workflow/schemas/``) is the
 contract; on top of it we check the cross references a schema cannot express (a figure
@@ -10,9 +10,7 @@ as a KeyError inside a cluster job.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -65,12 +63,16 @@ def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
     return config
 
 
-def load(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Read a YAML config file, deep-merge ``overrides`` on top, validate."""
+def _read_yaml(path: str | Path) -> dict[str, Any]:
     try:
-        config = yaml.safe_load(Path(path).read_text())
+        return yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from exc
+
+
+def load(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read a YAML config file, deep-merge ``overrides`` on top, validate."""
+    config = _read_yaml(path)
     if overrides:
         config = deep_merge(config, overrides)
     return validate(config, str(path))
@@ -96,7 +98,9 @@ def _check_references(config: dict[str, Any], source: str) -> None:
                     raise ConfigError(f"{source}: models.{name}.{key}.{bench}: unknown benchmark")
     for name, bench in benchmarks.items():
         if config["data_source"] == "hf" and not ({"hf", "url"} & set(bench)):
-            raise ConfigError(f"{source}: benchmarks.{name}: data_source is 'hf' but the benchmark has no hf or url source")
+            raise ConfigError(
+                f"{source}: benchmarks.{name}: data_source is 'hf' but the benchmark has no hf or url source"
+            )
         if bench["kind"] == "code" and "hf" in bench:
             if bench["format"] != "livecodebench":
                 raise ConfigError(f"{source}: benchmarks.{name}.hf: evalplus files come from a url source, not the hub")
@@ -109,9 +113,7 @@ def _check_references(config: dict[str, Any], source: str) -> None:
         for j, column in enumerate(figure["columns"]):
             for m, model in enumerate(column["models"]):
                 if model not in models:
-                    raise ConfigError(
-                        f"{source}: figures.{fig}.columns.{j}.models.{m}: unknown model {model!r}"
-                    )
+                    raise ConfigError(f"{source}: figures.{fig}.columns.{j}.models.{m}: unknown model {model!r}")
                 for bench in figure["rows"]:
                     _checked_template(config, model, bench, f"{source}: figures.{fig}: {model} on {bench}")
     for name, table in config.get("tables", {}).items():
@@ -139,7 +141,9 @@ def template_for(config: dict[str, Any], model: str, benchmark: str) -> str:
         raise ValueError(f"models.{model}.template: no prompt template for benchmark {benchmark!r}")
     kind = bench.get("kind", "math")
     if template_kind(template) != kind:
-        raise ValueError(f"template {template!r} is a {template_kind(template)} prompt but {benchmark!r} is a {kind} benchmark")
+        raise ValueError(
+            f"template {template!r} is a {template_kind(template)} prompt but {benchmark!r} is a {kind} benchmark"
+        )
     return template
 
 
@@ -163,75 +167,24 @@ def source_kind(config: dict[str, Any], benchmark: str) -> str:
     return "hf" if "hf" in spec else "url" if "url" in spec else "local"
 
 
-def config_hash(fragment: Any) -> str:
-    """Stable short hash of any JSON-serialisable config fragment."""
-    blob = json.dumps(fragment, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Shard:
-    """One sampling job: samples ``start .. start+size-1`` of every problem."""
-
-    index: int
-    start: int
-    size: int
-
-
 def n_samples(config: dict[str, Any], model: str, benchmark: str) -> int:
     """Samples per problem for a (model, benchmark) pair: the model's override or the benchmark's n."""
     return config["models"][model].get("n", {}).get(benchmark, config["benchmarks"][benchmark]["n"])
 
 
-def shards(config: dict[str, Any], model: str, benchmark: str) -> list[Shard]:
-    """Seed shards covering n samples; raising n appends shards and leaves old ones intact.
-
-    The size is the benchmark's ``shard_size``, halved by the planner until one sampling job
-    fits ``cluster.job_hours``. Samples do not depend on the layout (per-request seeds), so a
-    re-sized layout redraws identical samples under new file names.
-    """
-    from rlvr_boundary.plan import shard_size  # plan builds on this module
-
-    n = n_samples(config, model, benchmark)
-    size = shard_size(config, model, benchmark)
-    return [Shard(i, start, min(size, n - start)) for i, start in enumerate(range(0, n, size))]
+MATH_GRADERS = ("ours", "paper")
+"""Math verdict sets: our extraction, or the paper repo's order (both with our equivalence)."""
 
 
-def shard(config: dict[str, Any], model: str, benchmark: str, index: int) -> Shard:
-    table = shards(config, model, benchmark)
-    if not 0 <= index < len(table):
-        raise ConfigError(f"{model}/{benchmark}: no seed shard {index} (there are {len(table)})")
-    return table[index]
+def grader_for(config: dict[str, Any], benchmark: str) -> str:
+    """Whose verdicts a figure plots for a benchmark: ``verify.grader`` for math; code is
+    judged by its tests, which only our verifier runs (grader ``ours``)."""
+    return "ours" if config["benchmarks"][benchmark]["kind"] == "code" else config["verify"]["grader"]
 
 
-@dataclass(frozen=True)
-class Panel:
-    """One pass@k panel of a figure grid."""
-
-    row: int
-    col: int
-    benchmark: str
-    title: str
-    models: tuple[str, ...]
-    benchmark_label: str = ""
-
-
-def panels(config: dict[str, Any], figure: str) -> list[Panel]:
-    """Panels of a figure: benchmarks down the rows (across the columns when transposed)."""
-    spec = config["figures"][figure]
-    flip = spec.get("transpose", False)
-    return [
-        Panel(c if flip else r, r if flip else c, bench, column["title"], tuple(column["models"]),
-              config["benchmarks"][bench].get("label", bench))
-        for r, bench in enumerate(spec["rows"])
-        for c, column in enumerate(spec["columns"])
-    ]
-
-
-def figure_pairs(config: dict[str, Any], figure: str) -> list[tuple[str, str]]:
-    """Distinct (model, benchmark) pairs a figure needs, in panel order."""
-    seen: dict[tuple[str, str], None] = {}
-    for panel in panels(config, figure):
-        for model in panel.models:
-            seen[(model, panel.benchmark)] = None
-    return list(seen)
+def load_many(paths: Sequence[str | Path]) -> dict[str, Any]:
+    """config.yaml plus overlays, merged like Snakemake's --configfile list, then validated."""
+    merged: dict[str, Any] = {}
+    for path in paths:
+        merged = deep_merge(merged, _read_yaml(path))
+    return validate(merged, " + ".join(str(p) for p in paths))

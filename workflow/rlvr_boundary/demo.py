@@ -209,7 +209,7 @@ def _batch(tokenizer: Any, problems: Sequence[tuple[str, str, str]]) -> dict[str
     prompts = tokenizer([render(TEMPLATE, q) for q, _, _ in problems])["input_ids"]
     responses = tokenizer([r for _, _, r in problems])["input_ids"]
     end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    rows = [(p, r + [end]) for p, r in zip(prompts, responses, strict=True)]
+    rows = [(p, [*r, end]) for p, r in zip(prompts, responses, strict=True)]
     width = max(len(p) + len(r) for p, r in rows)
     ids = torch.full((len(rows), width), tokenizer.pad_token_id)
     labels = torch.full((len(rows), width), -100)
@@ -221,8 +221,7 @@ def _batch(tokenizer: Any, problems: Sequence[tuple[str, str, str]]) -> dict[str
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def _fit(model: Any, tokenizer: Any, problems: Iterator[tuple[str, str, str]], steps: int,
-         lr: float) -> float:
+def _fit(model: Any, tokenizer: Any, problems: Iterator[tuple[str, str, str]], steps: int, lr: float) -> float:
     """AdamW, warm-up / stable / decay schedule; returns the mean loss of the last 10 steps.
 
     The rate stays at its peak until 80% of the steps: the task is learnt in a sudden drop
@@ -233,9 +232,7 @@ def _fit(model: Any, tokenizer: Any, problems: Iterator[tuple[str, str, str]], s
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
     warmup, decay = max(1, steps // 10), max(1, steps // 5)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, 1.0, (steps - s) / decay)
-    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warmup, 1.0, (steps - s) / decay))
     model.train()
     losses: list[float] = []
     for _ in range(steps):

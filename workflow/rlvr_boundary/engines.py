@@ -55,9 +55,18 @@ class VllmEngine:
     ("CPU Generator does not use offset") when seeded requests meet chunked prefill.
     """
 
-    def __init__(self, model: str, *, revision: str | None, tensor_parallel_size: int,
-                 dtype: str, max_model_len: int | None, enforce_eager: bool,
-                 gpu_memory_utilization: float, enable_chunked_prefill: bool | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        revision: str | None,
+        tensor_parallel_size: int,
+        dtype: str,
+        max_model_len: int | None,
+        enforce_eager: bool,
+        gpu_memory_utilization: float,
+        enable_chunked_prefill: bool | None = None,
+    ) -> None:
         from vllm import LLM
 
         self._llm = LLM(
@@ -78,15 +87,22 @@ class VllmEngine:
         """Token ids exactly as vLLM would make them from the raw string (special tokens on)."""
         return list(self.tokenizer(prompt)["input_ids"])
 
-    def generate(self, requests: Sequence[Request], *, temperature: float, top_p: float,
-                 stop: StopRule) -> list[Completion]:
+    def generate(
+        self, requests: Sequence[Request], *, temperature: float, top_p: float, stop: StopRule
+    ) -> list[Completion]:
         from vllm import SamplingParams
 
         params = [
             SamplingParams(
-                n=1, temperature=temperature, top_p=top_p, seed=req.seed,
-                max_tokens=req.max_tokens, stop=list(stop.strings),
-                stop_token_ids=list(stop.token_ids), logprobs=0, flat_logprobs=True,
+                n=1,
+                temperature=temperature,
+                top_p=top_p,
+                seed=req.seed,
+                max_tokens=req.max_tokens,
+                stop=list(stop.strings),
+                stop_token_ids=list(stop.token_ids),
+                logprobs=0,
+                flat_logprobs=True,
             )
             for req in requests
         ]
@@ -95,12 +111,14 @@ class VllmEngine:
         completions = []
         for output in outputs:
             sample = output.outputs[0]
-            completions.append(Completion(
-                text=sample.text,
-                n_tokens=len(sample.token_ids),
-                finish_reason=str(sample.finish_reason),
-                cumulative_logprob=sample.cumulative_logprob,
-            ))
+            completions.append(
+                Completion(
+                    text=sample.text,
+                    n_tokens=len(sample.token_ids),
+                    finish_reason=str(sample.finish_reason),
+                    cumulative_logprob=sample.cumulative_logprob,
+                )
+            )
         return completions
 
     def close(self) -> None:

@@ -52,8 +52,9 @@ def published_dir(config: dict[str, Any], model: str) -> str | None:
     return None
 
 
-def _snapshot(hf_id: str, revision: str, hub_cache: Path, *, offline: bool, endpoint: str | None,
-              ignore: list[str]) -> Path:
+def _snapshot(
+    hf_id: str, revision: str, hub_cache: Path, *, offline: bool, endpoint: str | None, ignore: list[str]
+) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (
         GatedRepoError,
@@ -64,20 +65,31 @@ def _snapshot(hf_id: str, revision: str, hub_cache: Path, *, offline: bool, endp
     )
 
     try:
-        return Path(snapshot_download(hf_id, revision=revision, cache_dir=hub_cache,
-                                      local_files_only=offline, endpoint=endpoint,
-                                      ignore_patterns=ignore))
+        return Path(
+            snapshot_download(
+                hf_id,
+                revision=revision,
+                cache_dir=hub_cache,
+                local_files_only=offline,
+                endpoint=endpoint,
+                ignore_patterns=ignore,
+            )
+        )
     except GatedRepoError as exc:
-        raise HubError(f"{hf_id} is gated: accept its licence on the model page, then log in "
-                       f"(`hf auth login`) or set HF_TOKEN on this machine ({exc})") from exc
+        raise HubError(
+            f"{hf_id} is gated: accept its licence on the model page, then log in "
+            f"(`hf auth login`) or set HF_TOKEN on this machine ({exc})"
+        ) from exc
     except RepositoryNotFoundError as exc:
         raise HubError(f"{hf_id}: no such model on the hub, or it is private ({exc})") from exc
     except RevisionNotFoundError as exc:
         raise HubError(f"{hf_id}: no revision {revision!r} ({exc})") from exc
     except LocalEntryNotFoundError as exc:
         where = "offline mode" if offline else "the hub could not be reached"
-        raise HubError(f"{hf_id}@{revision} is not in {hub_cache} and {where}: download it on a "
-                       f"machine with internet access (the login node) into the same cache") from exc
+        raise HubError(
+            f"{hf_id}@{revision} is not in {hub_cache} and {where}: download it on a "
+            f"machine with internet access (the login node) into the same cache"
+        ) from exc
     except HfHubHTTPError as exc:
         raise HubError(f"{hf_id}@{revision}: hub request failed: {exc}") from exc
 
@@ -100,8 +112,15 @@ def _link_tree(source: Path, target: Path) -> list[str]:
     return files
 
 
-def download_model(hf_id: str, revision: str, cache_dir: str | Path, dest: str | Path | None = None, *,
-                   offline: bool = False, endpoint: str | None = None) -> Path:
+def download_model(
+    hf_id: str,
+    revision: str,
+    cache_dir: str | Path,
+    dest: str | Path | None = None,
+    *,
+    offline: bool = False,
+    endpoint: str | None = None,
+) -> Path:
     """Publish ``hf_id`` at ``revision`` as a plain folder ``dest`` and return it.
 
     ``dest`` defaults to ``cache_dir/<org>--<name>`` and must lie directly in ``cache_dir``
@@ -115,8 +134,7 @@ def download_model(hf_id: str, revision: str, cache_dir: str | Path, dest: str |
     hub_cache = cache_dir / HUB_SUBDIR
     hub_cache.mkdir(parents=True, exist_ok=True)
 
-    snapshot = _snapshot(hf_id, revision, hub_cache, offline=offline, endpoint=endpoint,
-                         ignore=[*_IGNORE, "*.bin"])
+    snapshot = _snapshot(hf_id, revision, hub_cache, offline=offline, endpoint=endpoint, ignore=[*_IGNORE, "*.bin"])
     if not any(snapshot.rglob("*.safetensors")):  # an older checkpoint with .bin weights only
         snapshot = _snapshot(hf_id, revision, hub_cache, offline=offline, endpoint=endpoint, ignore=_IGNORE)
     commit = snapshot.name
@@ -160,8 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--endpoint", help="hub mirror URL (default: HF_ENDPOINT or huggingface.co)")
     args = parser.parse_args(argv)
     try:
-        path = download_model(args.hf_id, args.revision, args.cache_dir, args.dest,
-                              offline=args.offline, endpoint=args.endpoint)
+        path = download_model(
+            args.hf_id, args.revision, args.cache_dir, args.dest, offline=args.offline, endpoint=args.endpoint
+        )
     except HubError as exc:
         print(f"download-model: {exc}", file=sys.stderr)
         return 1

@@ -59,9 +59,7 @@ def pass_at_k(n: IntArray, c: IntArray, k: IntArray) -> np.ndarray:
 
     Raises ValueError for k > n, c > n, k < 1, n < 1, c < 0 or non-integer input.
     """
-    n_arr, c_arr, k_arr = np.broadcast_arrays(
-        _as_int_array("n", n), _as_int_array("c", c), _as_int_array("k", k)
-    )
+    n_arr, c_arr, k_arr = np.broadcast_arrays(_as_int_array("n", n), _as_int_array("c", c), _as_int_array("k", k))
     _check(n_arr, c_arr, k_arr)
     out = np.empty(n_arr.shape, dtype=np.float64)
     for n_value in np.unique(n_arr):  # one pass per distinct sample count, not per problem

@@ -121,7 +121,8 @@ _LCB_USER_MESSAGE = (
 )
 LIVECODEBENCH_CODE = (
     "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
-    + _LCB_USER_MESSAGE + "<|im_end|>\n<|im_start|>assistant\n```python"
+    + _LCB_USER_MESSAGE
+    + "<|im_end|>\n<|im_start|>assistant\n```python"
 )
 """Fig. 24, LiveCodeBench; ``format_block`` is one of the two blocks below."""
 LCB_WITH_STARTER_BLOCK = LCB_FORMATTING_WITH_STARTER_CODE + "\n```python\n{starter_code}\n```\n\n"

@@ -19,25 +19,17 @@ import json
 import logging
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
 import polars as pl
 
-from rlvr_boundary import benchmarks, tables
-from rlvr_boundary.config import Shard, config_hash
+from rlvr_boundary import tables
 from rlvr_boundary.engines import Completion, Request
 from rlvr_boundary.prompts import StopRule, render, stop_rule
+from rlvr_boundary.specs import SampleSpec
 
-SAMPLE_SCHEMA: dict[str, type[pl.DataType]] = {
-    "problem_id": pl.String,
-    "sample_index": pl.Int64,
-    "response": pl.String,
-    "n_tokens": pl.Int64,
-    "finish_reason": pl.String,
-    "cumulative_logprob": pl.Float64,
-}
 PROMPT_TOO_LONG = "prompt_too_long"
 log = logging.getLogger(__name__)
 
@@ -47,25 +39,11 @@ class Engine(Protocol):
 
     def tokenize(self, prompt: str) -> list[int]: ...
 
-    def generate(self, requests: list[Request], *, temperature: float, top_p: float,
-                 stop: StopRule) -> list[Completion]: ...
+    def generate(
+        self, requests: list[Request], *, temperature: float, top_p: float, stop: StopRule
+    ) -> list[Completion]: ...
 
     def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class ShardJob:
-    """Everything that determines a shard's content (and nothing that does not)."""
-
-    model_name: str
-    model: dict[str, Any]
-    benchmark: str
-    template: str
-    shard: Shard
-    sampling: dict[str, Any]
-
-    def fingerprint(self) -> str:
-        return config_hash(asdict(self))
 
 
 def request_seed(base_seed: int, problem_id: str, sample_index: int) -> int:
@@ -102,40 +80,47 @@ def _open_chunks(output: Path, fingerprint: str) -> Path:
     return chunk_dir
 
 
-def _draw_chunk(engine: Engine, job: ShardJob, problems: pl.DataFrame) -> pl.DataFrame:
+def _draw_chunk(engine: Engine, job: SampleSpec, problems: pl.DataFrame) -> pl.DataFrame:
     sampling, shard = job.sampling, job.shard
     stop = stop_rule(job.template, sampling["stop_policy"], model_source(job.model)[0])
     requests: list[Request] = []
     rows: list[dict[str, Any]] = []
     pending: list[int] = []
     starter = problems["starter_code"] if "starter_code" in problems.columns else [""] * problems.height
-    for (problem_id, question), starter_code in zip(problems.select("problem_id", "question").iter_rows(), starter):
+    for (problem_id, question), starter_code in zip(
+        problems.select("problem_id", "question").iter_rows(), starter, strict=False
+    ):
         prompt_ids = engine.tokenize(render(job.template, question, starter_code or ""))
         budget = min(sampling["max_tokens"], engine.max_model_len - len(prompt_ids))
         for sample_index in range(shard.start, shard.start + shard.size):
             row = {"problem_id": problem_id, "sample_index": sample_index}
             if budget < 1:
-                row |= {"response": "", "n_tokens": 0, "finish_reason": PROMPT_TOO_LONG,
-                        "cumulative_logprob": None}
+                row |= {"response": "", "n_tokens": 0, "finish_reason": PROMPT_TOO_LONG, "cumulative_logprob": None}
             else:
                 pending.append(len(rows))
                 requests.append(Request(prompt_ids, request_seed(sampling["seed"], problem_id, sample_index), budget))
             rows.append(row)
-    completions = engine.generate(requests, temperature=sampling["temperature"],
-                                  top_p=sampling["top_p"], stop=stop)
+    completions = engine.generate(requests, temperature=sampling["temperature"], top_p=sampling["top_p"], stop=stop)
     for position, completion in zip(pending, completions, strict=True):
-        rows[position] |= {"response": completion.text, "n_tokens": completion.n_tokens,
-                           "finish_reason": completion.finish_reason,
-                           "cumulative_logprob": completion.cumulative_logprob}
-    return pl.DataFrame(rows, schema=SAMPLE_SCHEMA)
+        rows[position] |= {
+            "response": completion.text,
+            "n_tokens": completion.n_tokens,
+            "finish_reason": completion.finish_reason,
+            "cumulative_logprob": completion.cumulative_logprob,
+        }
+    return pl.DataFrame(rows, schema=tables.SAMPLES.columns)
 
 
-def sample_shard(job: ShardJob, benchmark_path: str | Path, output: str | Path,
-                 make_engine: Callable[[ShardJob], Engine],
-                 provenance: dict[str, Any] | None = None) -> None:
+def sample_shard(
+    job: SampleSpec,
+    benchmark_path: str | Path,
+    output: str | Path,
+    make_engine: Callable[[SampleSpec], Engine],
+    provenance: dict[str, Any] | None = None,
+) -> None:
     """Write ``output`` with every sample of ``job``, resuming from finished chunks."""
     output = Path(output)
-    table = benchmarks.load(job.benchmark, benchmark_path)
+    table = tables.read_benchmark(benchmark_path)
     fingerprint = job.fingerprint()
     chunk_dir = _open_chunks(output, fingerprint)
     step = job.sampling["chunk_problems"]
@@ -150,17 +135,45 @@ def sample_shard(job: ShardJob, benchmark_path: str | Path, output: str | Path,
                 tables.write_parquet(frame, chunk_dir / f"{start // step:05d}.parquet", {"fingerprint": fingerprint})
         finally:
             engine.close()
-    frames = [pl.read_parquet(chunk_dir / f"{s // step:05d}.parquet") for s in starts]
+    frames = [tables.read(chunk_dir / f"{s // step:05d}.parquet", tables.SAMPLES) for s in starts]
     samples = pl.concat(frames)
     record = tables.provenance(
-        stage="sample", model=job.model_name, model_spec=job.model, benchmark=job.benchmark,
+        stage="sample",
+        model=job.model_name,
+        model_spec=job.model,
+        benchmark=job.benchmark,
         benchmark_provenance=tables.read_provenance(benchmark_path),
-        prompt_template=job.template, shard=asdict(job.shard),
-        sampling=job.sampling, config_hash=fingerprint, **(provenance or {}),
+        prompt_template=job.template,
+        shard=asdict(job.shard),
+        sampling=job.sampling,
+        config_hash=fingerprint,
+        **(provenance or {}),
     )
-    tables.write_parquet(samples, output, record)
+    tables.write(samples, output, tables.SAMPLES, record)
     shutil.rmtree(chunk_dir)
 
 
-def load_samples(path: str | Path) -> pl.DataFrame:
-    return tables.read_parquet(path, SAMPLE_SCHEMA)
+def sample(job: SampleSpec, benchmark_path: str | Path, output: str | Path, threads: int) -> None:
+    """The sample stage: one shard with the vLLM engine (configured for CPU when no GPU is present)."""
+    import torch
+
+    from rlvr_boundary import engines
+
+    on_cpu = not torch.cuda.is_available()
+    if on_cpu:
+        engines.configure_cpu_runtime(threads)
+
+    def make_engine(spec: SampleSpec) -> engines.VllmEngine:
+        source, revision = model_source(spec.model)
+        return engines.VllmEngine(
+            source,
+            revision=revision,
+            tensor_parallel_size=spec.model.get("tensor_parallel_size", 1),
+            dtype=spec.sampling.get("dtype", "auto"),
+            max_model_len=spec.model.get("max_model_len") or spec.sampling.get("max_model_len"),
+            enforce_eager=spec.sampling.get("enforce_eager", False),
+            gpu_memory_utilization=spec.sampling.get("gpu_memory_utilization", 0.9),
+            enable_chunked_prefill=False if on_cpu else None,
+        )
+
+    sample_shard(job, benchmark_path, output, make_engine)

@@ -42,6 +42,7 @@ available, ``SandboxUnavailable`` is raised instead of running code unprotected.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -290,10 +291,8 @@ def _mountpoint() -> str:
     global _MOUNTPOINT
     if _MOUNTPOINT is None:
         path = os.path.join(tempfile.gettempdir(), f"rlvr-sandbox-root-{os.geteuid()}")
-        try:
+        with contextlib.suppress(FileExistsError):
             os.mkdir(path, 0o700)
-        except FileExistsError:
-            pass
         info = os.lstat(path)
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
             raise SandboxError(f"{path} exists but is not a directory owned by us")
@@ -444,16 +443,26 @@ def _build_root(spec: _Spec, run_id: int) -> None:
             Path(root + host).touch()
             _mount(host, root + host, None, _MS_BIND)
             _mount(None, root + host, None, _MS_REMOUNT | _MS_BIND | _MS_NOSUID | _MS_NOEXEC | _locked_flags(host))
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                         ("stderr", "/proc/self/fd/2"), ("shm", WORK_DIR)):
+    for name, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("shm", WORK_DIR),
+    ):
         os.symlink(target, f"{root}/dev/{name}")
     if spec.mount_proc:
         os.mkdir(root + "/proc")
         _mount("proc", root + "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
     owner = UID_BASE + run_id if spec.mode == "root" else INNER_ID
     os.makedirs(root + WORK_DIR)
-    _mount("tmpfs", root + WORK_DIR, "tmpfs", _MS_NOSUID | _MS_NODEV,
-           f"size={spec.limits.workdir_bytes},mode=0755,uid={owner},gid={owner}")
+    _mount(
+        "tmpfs",
+        root + WORK_DIR,
+        "tmpfs",
+        _MS_NOSUID | _MS_NODEV,
+        f"size={spec.limits.workdir_bytes},mode=0755,uid={owner},gid={owner}",
+    )
     if not os.path.lexists(root + "/tmp"):  # an extra bind under /tmp keeps /tmp a read-only dir
         os.symlink(WORK_DIR, root + "/tmp")
     os.makedirs(root + JOB_DIR)
@@ -542,10 +551,8 @@ def _keeper(spec: _Spec, fds: dict[str, int], parent: int, cgroup: _Cgroup | Non
 
         def stop(_signum: int, _frame: object) -> None:
             if child > 0:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(child, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -638,10 +645,8 @@ def _run_spec(spec: _Spec, cgroup_kind: str | None, on_record: Callable[[bytes],
     except OSError as exc:
         raise SandboxError(f"cannot create the run's cgroup: {exc}") from exc
     pipes = {name: os.pipe2(os.O_CLOEXEC) for name in ("out", "err_out", "rec", "status", "err")}
-    try:  # a 1 MiB record pipe (the unprivileged maximum) moves large results in fewer steps
+    with contextlib.suppress(OSError):  # a 1 MiB record pipe (the unprivileged maximum): fewer steps
         fcntl.fcntl(pipes["rec"][1], fcntl.F_SETPIPE_SZ, 1 << 20)
-    except OSError:
-        pass
     child_ends = {name: w for name, (_r, w) in pipes.items()}
     started = time.monotonic()
     parent = os.getpid()
@@ -659,8 +664,12 @@ def _run_spec(spec: _Spec, cgroup_kind: str | None, on_record: Callable[[bytes],
     for w in child_ends.values():
         os.close(w)
     readers = {r: name for name, (r, _w) in pipes.items()}
-    captured = {"out": _Capture(limits.output_bytes), "err_out": _Capture(limits.output_bytes),
-                "status": _Capture(1 << 16), "err": _Capture(1 << 16)}
+    captured = {
+        "out": _Capture(limits.output_bytes),
+        "err_out": _Capture(limits.output_bytes),
+        "status": _Capture(1 << 16),
+        "err": _Capture(1 << 16),
+    }
     record_buffer = bytearray()
     records: list[bytes] = []
     record_total = 0
@@ -738,10 +747,8 @@ def _run_spec(spec: _Spec, cgroup_kind: str | None, on_record: Callable[[bytes],
 
 
 def _signal(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _reap(pid: int, timeout: float | None) -> bool:
@@ -802,8 +809,10 @@ def isolation() -> Isolation:
             if result.exit_code == 0 and (result.stdout.strip() == b"1" or not mount_proc):
                 _ISOLATION = Isolation(mode=mode, cgroup=cgroup, proc=mount_proc)
                 return _ISOLATION
-            failures.append(f"{mode} (proc={mount_proc}): probe exited {result.exit_code} "
-                            f"{result.stderr.decode(errors='replace')[-300:]}")
+            failures.append(
+                f"{mode} (proc={mount_proc}): probe exited {result.exit_code} "
+                f"{result.stderr.decode(errors='replace')[-300:]}"
+            )
     raise SandboxUnavailable(
         "cannot isolate untrusted programs on this machine (need root with CAP_SYS_ADMIN, or "
         "unprivileged user namespaces): " + "; ".join(failures)

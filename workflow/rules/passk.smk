@@ -1,19 +1,16 @@
 rule count:
-    """Per-problem sample and correct counts (n, c) over all seed shards."""
+    """Per-problem sample and correct counts (n, c) over all seed shards of one grader's verdicts."""
     input:
-        verdicts=verdict_shards,
+        verdicts=lambda w: dag.verdict_shards(config, w.grader, w.model, w.benchmark),
         table="data/benchmarks/{benchmark}.parquet",
     output:
-        "results/counts/{model}/{benchmark}.parquet",
-    params:
-        spec=lambda w: as_json({
-            "benchmark": w.benchmark,
-            "n": rb_config.n_samples(config, w.model, w.benchmark),
-        }),
+        "results/counts/{grader}/{model}/{benchmark}.parquet",
     log:
-        "logs/count/{model}/{benchmark}.log",
+        "logs/count/{grader}/{model}/{benchmark}.log",
     conda:
         "../../envs/verify.yaml"
+    params:
+        spec=spec_json(lambda w: dag.count_spec(config, w.model, w.benchmark)),
     shell:
         "python -m rlvr_boundary count --spec {params.spec:q} --verdicts {input.verdicts:q}"
         " --benchmark-table {input.table:q} --output {output:q} > {log:q} 2>&1"
@@ -22,11 +19,11 @@ rule count:
 rule passk:
     """Unbiased pass@k for every k from 1 to n, averaged over problems."""
     input:
-        "results/counts/{model}/{benchmark}.parquet",
+        "results/counts/{grader}/{model}/{benchmark}.parquet",
     output:
-        "results/passk/{model}/{benchmark}.parquet",
+        "results/passk/{grader}/{model}/{benchmark}.parquet",
     log:
-        "logs/passk/{model}/{benchmark}.log",
+        "logs/passk/{grader}/{model}/{benchmark}.log",
     conda:
         "../../envs/verify.yaml"
     shell:

@@ -2,19 +2,21 @@ rule sample:
     """One seed shard of one model on one benchmark (GPU); resumes from finished chunks."""
     input:
         table="data/benchmarks/{benchmark}.parquet",
-        weights=model_weights,
+        weights=lambda w: dag.model_weights(config, w.model),
     output:
         "results/samples/{model}/{benchmark}/seed{seed}.parquet",
-    params:
-        spec=sample_spec,
-        offline=hub_offline,
     log:
         "logs/sample/{model}/{benchmark}/seed{seed}.log",
-    threads: 2
-    resources:
-        **rb_plan.sample_rule_resources(config),  # gpu = tensor-parallel size; runtime grows per attempt
     conda:
         "../../envs/sampling.yaml"
+    threads: 2
+    resources:
+        **jobs.sample_rule_resources(config),  # gpu = tensor-parallel size; runtime grows per attempt
+    params:
+        spec=spec_json(
+            lambda w: dag.sample_spec(config, w.model, w.benchmark, int(w.seed))
+        ),
+        offline="HF_HUB_OFFLINE=1 " if config.get("model_cache") else "",
     shell:
         "{params.offline}python -m rlvr_boundary sample --spec {params.spec:q} --benchmark-table {input.table:q}"
         " --output {output:q} --threads {threads} > {log:q} 2>&1"

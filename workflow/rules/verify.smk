@@ -1,44 +1,42 @@
 rule verify:
-    """Judge one shard of samples (CPU): math answers against the gold, programs by the tests in the sandbox."""
+    """Judge one shard of samples with one grader (CPU): math answers against the gold, programs by their tests in the sandbox."""
     input:
         samples="results/samples/{model}/{benchmark}/seed{seed}.parquet",
         table="data/benchmarks/{benchmark}.parquet",
     output:
-        "results/verdicts/{model}/{benchmark}/seed{seed}.parquet",
-    params:
-        spec=verify_spec,
+        "results/verdicts/{grader}/{model}/{benchmark}/seed{seed}.parquet",
     log:
-        "logs/verify/{model}/{benchmark}/seed{seed}.log",
-    threads: config["verify"]["workers"]
-    resources:
-        **rb_plan.verify_rule_resources(config),  # code: grows with samples x tests; x attempt
+        "logs/verify/{grader}/{model}/{benchmark}/seed{seed}.log",
     conda:
         "../../envs/verify.yaml"
+    threads: config["verify"]["workers"]
+    resources:
+        **jobs.verify_rule_resources(config),  # code: grows with samples x tests; x attempt
+    params:
+        spec=spec_json(
+            lambda w: dag.verify_spec(config, w.grader, w.model, w.benchmark)
+        ),
     shell:
         "python -m rlvr_boundary verify --spec {params.spec:q} --samples {input.samples:q}"
         " --benchmark-table {input.table:q} --output {output:q} --workers {threads} > {log:q} 2>&1"
 
 
-rule compare_graders:
-    """The same samples graded by our verifier and by the paper's extraction order."""
+rule disagreements:
+    """Where the two math graders judge the same samples differently: a join of their verdicts."""
     input:
-        samples=sample_shards,
+        ours=lambda w: dag.verdict_shards(config, "ours", w.model, w.benchmark),
+        paper=lambda w: dag.verdict_shards(config, "paper", w.model, w.benchmark),
+        samples=lambda w: dag.sample_shards(config, w.model, w.benchmark),
         table="data/benchmarks/{benchmark}.parquet",
     output:
-        disagreements="results/grader_disagreements/{model}/{benchmark}.parquet",
-        curves="results/grader_disagreements/{model}/{benchmark}.passk.parquet",
-    params:
-        spec=lambda w: as_json({
-            "benchmark": w.benchmark,
-            "n": rb_config.n_samples(config, w.model, w.benchmark),
-            "timeout_s": config["verify"]["timeout_s"],
-        }),
+        "results/grader_disagreements/{model}/{benchmark}.parquet",
     log:
-        "logs/compare_graders/{model}/{benchmark}.log",
-    threads: config["verify"]["workers"]
+        "logs/disagreements/{model}/{benchmark}.log",
     conda:
         "../../envs/verify.yaml"
+    params:
+        spec=spec_json(lambda w: dag.disagreement_spec(w.benchmark)),
     shell:
-        "python -m rlvr_boundary compare-graders --spec {params.spec:q} --samples {input.samples:q}"
-        " --benchmark-table {input.table:q} --disagreements {output.disagreements:q}"
-        " --curves {output.curves:q} --workers {threads} > {log:q} 2>&1"
+        "python -m rlvr_boundary disagreements --spec {params.spec:q} --verdicts-a {input.ours:q}"
+        " --verdicts-b {input.paper:q} --samples {input.samples:q} --benchmark-table {input.table:q}"
+        " --output {output:q} > {log:q} 2>&1"

@@ -53,7 +53,8 @@ from pathlib import Path
 from typing import Any
 
 from rlvr_boundary import sandbox
-from rlvr_boundary.verify import code_runner
+from rlvr_boundary.tables import CODE_STATUSES
+from rlvr_boundary.verify import Verdict, code_runner
 
 __all__ = [
     "CODE_PREFILL",
@@ -69,7 +70,7 @@ __all__ = [
 CODE_PREFILL = "```python"
 """The assistant prefill both code prompts end with (paper Figs. 24, 25): responses continue it."""
 
-STATUSES = ("passed", "failed", "timeout", "runtime_error", "no_code", "sandbox_error")
+STATUSES = tuple(CODE_STATUSES)
 
 LCB_IMPORT_PRELUDE = (
     "from string import *\nfrom re import *\nfrom datetime import *\nfrom collections import *\n"
@@ -101,25 +102,17 @@ RECORD_BYTES = 2 << 30
 """Cap on result bytes per run: HumanEval+ 15 and 130 legitimately return ~150 MB in total."""
 
 _RUNNER_SOURCE = Path(code_runner.__file__).read_bytes()
-_MBPP_SET_EQ = {"similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly", "larg_nnum",
-                "intersection_array", "find_dissimilar", "Diff"}
+_MBPP_SET_EQ = {
+    "similar_elements",
+    "find_char_long",
+    "common_in_nested_lists",
+    "extract_singly",
+    "larg_nnum",
+    "intersection_array",
+    "find_dissimilar",
+    "Diff",
+}
 _MBPP_NOT_NONE = {"check_str", "text_match_three", "text_starta_endb"}
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Outcome for one sample. ``correct`` is True iff ``status == "passed"``.
-
-    ``extracted`` is the program that ran (None when none was found); ``extraction`` says
-    how it was found (``fenced``, ``unterminated``, ``unfenced`` or ``none``); ``detail`` is
-    a short human-readable reason for a failure.
-    """
-
-    correct: bool
-    extracted: str | None
-    status: str
-    extraction: str = ""
-    detail: str = ""
 
 
 # --------------------------------------------------------------------------------------
@@ -160,8 +153,9 @@ def _defines(code: str, name: str) -> bool:
     return re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(name)}\s*\(", code, re.MULTILINE) is not None
 
 
-def extract_program(response: str, *, prefill: str = CODE_PREFILL, entry_point: str | None = None
-                    ) -> tuple[str | None, str]:
+def extract_program(
+    response: str, *, prefill: str = CODE_PREFILL, entry_point: str | None = None
+) -> tuple[str | None, str]:
     """The program in a response, and how it was found.
 
     The response is read as the continuation of ``prefill`` (the prompt's trailing
@@ -172,10 +166,7 @@ def extract_program(response: str, *, prefill: str = CODE_PREFILL, entry_point: 
     (generation cut off) counts. Without any fence the whole text is the program
     (``unfenced``). Returns ``(None, "none")`` when nothing non-blank remains.
     """
-    if "</think>" in response:
-        text = response.rsplit("</think>", 1)[1]
-    else:
-        text = prefill + response
+    text = response.rsplit("</think>", 1)[1] if "</think>" in response else prefill + response
     blocks = [(code, done) for code, done in _blocks(text) if code.strip()]
     if blocks:
         chosen = blocks[-1]
@@ -213,7 +204,7 @@ def _surface_area(base_edge: float, height: float) -> float:
 def _digit_distance_nums(num1: int, num2: int) -> int:
     a, b = str(num1), str(num2)
     width = max(len(a), len(b))
-    return sum(abs(int(x) - int(y)) for x, y in zip(a.zfill(width), b.zfill(width)))
+    return sum(abs(int(x) - int(y)) for x, y in zip(a.zfill(width), b.zfill(width), strict=False))
 
 
 class _Huge:
@@ -298,7 +289,7 @@ def _lcb_stdout_match(output: str, expected: str) -> bool:
     want = [line.strip() for line in expected.strip().split("\n")]
     if len(got) != len(want):
         return False
-    for a, b in zip(got, want):
+    for a, b in zip(got, want, strict=False):
         if a == b:
             continue
         try:
@@ -407,8 +398,9 @@ def _evalplus_plan(task: Mapping[str, Any], program: str, timeout_s: float | Non
     else:
         limits = [timeout_s] * len(inputs)
     segments = (limits[:n_base], limits[n_base:])
-    wall = STARTUP_S + sum(min(EVALPLUS_SEGMENT_CAP_S, code_runner.WALL_FACTOR * sum(seg)) + 2.0
-                           for seg in segments if seg)
+    wall = STARTUP_S + sum(
+        min(EVALPLUS_SEGMENT_CAP_S, code_runner.WALL_FACTOR * sum(seg)) + 2.0 for seg in segments if seg
+    )
     wall += len(task["tests"]) / TRANSFER_BYTES_PER_S
     atols = (_Atol(float(tests["atol"])), _Atol(float(tests["atol"])))
 
@@ -420,8 +412,16 @@ def _evalplus_plan(task: Mapping[str, Any], program: str, timeout_s: float | Non
         part = "base" if i < n_base else "plus"
         return False, ("failed", f"wrong output on {part} input {i + 1}/{len(inputs)}")
 
-    job = {"kind": "call", "source": program, "entry_point": entry_point, "input_format": fmt,
-           "task_id": task["problem_id"], "inputs": inputs, "time_limits": limits, "startup_s": STARTUP_S}
+    job = {
+        "kind": "call",
+        "source": program,
+        "entry_point": entry_point,
+        "input_format": fmt,
+        "task_id": task["problem_id"],
+        "inputs": inputs,
+        "time_limits": limits,
+        "startup_s": STARTUP_S,
+    }
     return _Plan(job=job, check=check, limits=limits, wall_s=min(wall, MAX_SAMPLE_S))
 
 
@@ -457,9 +457,17 @@ def _lcb_plan(task: Mapping[str, Any], program: str, timeout_s: float | None) ->
                 same = False
             return same, ("failed", f"wrong answer on test {i + 1}/{len(inputs)}")
 
-        job = {"kind": "call", "source": source, "entry_point": task["entry_point"], "input_format": "lcb_lines",
-               "inputs": inputs, "time_limits": limits, "startup_s": STARTUP_S, "module_name": "tmp_sol",
-               "solution_class": "class Solution" in source}
+        job = {
+            "kind": "call",
+            "source": source,
+            "entry_point": task["entry_point"],
+            "input_format": "lcb_lines",
+            "inputs": inputs,
+            "time_limits": limits,
+            "startup_s": STARTUP_S,
+            "module_name": "tmp_sol",
+            "solution_class": "class Solution" in source,
+        }
         return _Plan(job=job, check=check, limits=limits, wall_s=wall)
 
     def check_stdout(i: int, event: dict) -> tuple[bool, tuple[str, str]]:
@@ -473,8 +481,13 @@ def _lcb_plan(task: Mapping[str, Any], program: str, timeout_s: float | None) ->
             return False, ("failed", f"wrong answer on {where}")
         return True, ("", "")
 
-    job = {"kind": "stdin", "source": LCB_IMPORT_PRELUDE + "\n" + program, "inputs": inputs,
-           "time_limits": limits, "startup_s": STARTUP_S}
+    job = {
+        "kind": "stdin",
+        "source": LCB_IMPORT_PRELUDE + "\n" + program,
+        "inputs": inputs,
+        "time_limits": limits,
+        "startup_s": STARTUP_S,
+    }
     return _Plan(job=job, check=check_stdout, limits=limits, wall_s=wall)
 
 
@@ -510,8 +523,9 @@ def _judge_run(plan: _Plan) -> tuple[str, str]:
     return "runtime_error", f"ended after {judge.passed}/{judge.n_tests} tests"
 
 
-def verify(response: str, task: Mapping[str, Any], *, prefill: str = CODE_PREFILL,
-           timeout_s: float | None = None) -> Verdict:
+def verify(
+    response: str, task: Mapping[str, Any], *, prefill: str = CODE_PREFILL, timeout_s: float | None = None
+) -> Verdict:
     """Judge one response against one task (a row of the prepared benchmark table).
 
     ``timeout_s`` overrides the benchmark's per-test CPU-time limit (evalplus: max(1 s, 4 x
@@ -525,13 +539,14 @@ def verify(response: str, task: Mapping[str, Any], *, prefill: str = CODE_PREFIL
     entry = task.get("entry_point") if mode != "lcb_stdin" else None
     program, how = extract_program(response, prefill=prefill, entry_point=entry)
     if program is None:
-        return Verdict(False, None, "no_code", how, "no program found in the response")
+        return Verdict(False, None, "no_code", f"{how}: no program found in the response")
     status, detail = _judge_run(_PLANNERS[mode](task, program, timeout_s))
-    return Verdict(status == "passed", program, status, how, detail)
+    return Verdict(status == "passed", program, status, ": ".join(part for part in (how, detail) if part))
 
 
-def _verify_chunk(payload: tuple[Mapping[str, Any], list[tuple[int, str]], str, float | None]
-                  ) -> list[tuple[int, Verdict]]:
+def _verify_chunk(
+    payload: tuple[Mapping[str, Any], list[tuple[int, str]], str, float | None],
+) -> list[tuple[int, Verdict]]:
     task, items, prefill, timeout_s = payload
     return [(i, verify(response, task, prefill=prefill, timeout_s=timeout_s)) for i, response in items]
 
@@ -549,9 +564,15 @@ def _bound_s(task: Mapping[str, Any], n: int, timeout_s: float | None) -> float:
     return n * (wall + 15.0) + 30.0
 
 
-def verify_batch(responses: Sequence[str], tasks: Sequence[Mapping[str, Any]], *, workers: int = 2,
-                 timeout_s: float | None = None, prefill: str = CODE_PREFILL, chunk_size: int = 8
-                 ) -> list[Verdict]:
+def verify_batch(
+    responses: Sequence[str],
+    tasks: Sequence[Mapping[str, Any]],
+    *,
+    workers: int = 2,
+    timeout_s: float | None = None,
+    prefill: str = CODE_PREFILL,
+    chunk_size: int = 8,
+) -> list[Verdict]:
     """Judge ``responses[i]`` against ``tasks[i]`` for all i, in ``workers`` processes.
 
     Samples of the same task travel together (the task row, with its tests, is sent once
@@ -588,7 +609,7 @@ def verify_batch(responses: Sequence[str], tasks: Sequence[Mapping[str, Any]], *
         except multiprocessing.TimeoutError:
             pool.terminate()
     return [
-        v if v is not None else Verdict(False, None, "sandbox_error", "", "verification worker died or stalled")
+        v if v is not None else Verdict(False, None, "sandbox_error", "verification worker died or stalled")
         for v in verdicts
     ]
 
@@ -597,8 +618,9 @@ def verify_batch(responses: Sequence[str], tasks: Sequence[Mapping[str, Any]], *
 # expected outputs (evalplus computes them by running the canonical solution)
 
 
-def canonical_outputs(code: str, entry_point: str, inputs: list, *, task_id: str, dataset: str,
-                      wall_s: float = 600.0) -> tuple[list[Any], list[float]]:
+def canonical_outputs(
+    code: str, entry_point: str, inputs: list, *, task_id: str, dataset: str, wall_s: float = 600.0
+) -> tuple[list[Any], list[float]]:
     """Run a trusted canonical solution on every input, in the sandbox, like evalplus's
     ``trusted_exec``: inputs deep-copied, each call timed. Returns the encoded outputs
     (the not-None tasks of MBPP+ store ``output is not None``) and the calls' CPU seconds.
@@ -606,8 +628,17 @@ def canonical_outputs(code: str, entry_point: str, inputs: list, *, task_id: str
     Raises ``RuntimeError`` when the canonical solution does not produce every output.
     """
     fmt = "mbpp" if dataset == "mbpp" else "json_args"
-    job = {"kind": "call", "source": code, "entry_point": entry_point, "input_format": fmt, "task_id": task_id,
-           "inputs": inputs, "time_limits": [wall_s] * len(inputs), "startup_s": 60.0, "deepcopy": True}
+    job = {
+        "kind": "call",
+        "source": code,
+        "entry_point": entry_point,
+        "input_format": fmt,
+        "task_id": task_id,
+        "inputs": inputs,
+        "time_limits": [wall_s] * len(inputs),
+        "startup_s": 60.0,
+        "deepcopy": True,
+    }
     events: list[dict] = []
 
     def collect(frame: bytes) -> bool:
@@ -618,8 +649,10 @@ def canonical_outputs(code: str, entry_point: str, inputs: list, *, task_id: str
     outputs = [e for e in events if e.get("ev") == "out"]
     if len(outputs) != len(inputs) or [e["i"] for e in outputs] != list(range(len(inputs))):
         problems = [e for e in events if e.get("ev") not in ("out", "ready", "done")]
-        raise RuntimeError(f"{task_id}: canonical solution produced {len(outputs)}/{len(inputs)} outputs "
-                           f"({problems[:1]}, run ended: {result.reason}, {result.stderr[-300:]!r})")
+        raise RuntimeError(
+            f"{task_id}: canonical solution produced {len(outputs)}/{len(inputs)} outputs "
+            f"({problems[:1]}, run ended: {result.reason}, {result.stderr[-300:]!r})"
+        )
     values = [{"$digest": e["digest"]} if "digest" in e else e["value"] for e in outputs]
     if dataset == "mbpp" and entry_point in _MBPP_NOT_NONE:
         values = [code_runner.encode(code_runner.decode(v) is not None) for v in values]

@@ -34,6 +34,7 @@ killed), ``{"ev": "died", "i", "detail"}`` when a call-mode child ends early, an
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import fcntl
 import hashlib
@@ -211,7 +212,7 @@ def decode_object(obj: dict) -> Any:
     if key == "$frozenset":
         return frozenset(val)
     if key == "$dict":
-        return {k: v for k, v in val}
+        return dict(val)
     if key == "$int":
         return int(val, 16)
     if key == "$float":
@@ -244,8 +245,30 @@ def _all_tuples(inp: Any) -> Any:
     return inp
 
 
-_MBPP_TUPLE_ARGS = {2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596, 616, 630, 726,
-                    740, 744, 809}
+_MBPP_TUPLE_ARGS = {
+    2,
+    116,
+    132,
+    143,
+    222,
+    261,
+    273,
+    394,
+    399,
+    421,
+    424,
+    429,
+    470,
+    560,
+    579,
+    596,
+    616,
+    630,
+    726,
+    740,
+    744,
+    809,
+}
 _MBPP_NESTED_TUPLES = {63, 64, 70, 94, 120, 237, 272, 299, 400, 409, 417, 438, 473, 614, 780}
 _MBPP_FIRST_NESTED = {75, 413, 444, 753}
 _MBPP_FIRST_TUPLE = {250, 405, 446, 617, 720, 763, 808}
@@ -261,15 +284,15 @@ def mbpp_deserialize_inputs(task_id: str, inputs: list) -> list:
     if number in _MBPP_NESTED_TUPLES:
         return [[[tuple(lst) for lst in lst_lst] for lst_lst in inp] for inp in inputs]
     if number in _MBPP_FIRST_NESTED:
-        return [[[tuple(lst) for lst in inp[0]]] + [inp[1]] for inp in inputs]
+        return [[[tuple(lst) for lst in inp[0]], inp[1]] for inp in inputs]
     if number in (106, 750):
-        return [[inp[0]] + [tuple(inp[1])] for inp in inputs]
+        return [[inp[0], tuple(inp[1])] for inp in inputs]
     if number == 115:
         return [[[set(item) if isinstance(item, list) and len(item) else {} for item in inp[0]]] for inp in inputs]
     if number == 124:
         return [(float(inp[0]), complex(inp[1])) for inp in inputs]
     if number in _MBPP_FIRST_TUPLE:
-        return [[tuple(inp[0])] + [inp[1]] for inp in inputs]
+        return [[tuple(inp[0]), inp[1]] for inp in inputs]
     if number in _MBPP_DOUBLE_NESTED:
         nested = [[[tuple(lst) for lst in lst_lst] for lst_lst in inp] for inp in inputs]
         return [[tuple(lst) for lst in inp] for inp in nested]
@@ -277,9 +300,9 @@ def mbpp_deserialize_inputs(task_id: str, inputs: list) -> list:
         firsts = [[[tuple(item) if isinstance(item, list) else item for item in inp[0]]] for inp in inputs]
         return [[tuple(lst) for lst in inp] for inp in firsts]
     if number == 307:
-        return [[tuple(inp[0])] + [inp[1], inp[2]] for inp in inputs]
+        return [[tuple(inp[0]), inp[1], inp[2]] for inp in inputs]
     if number == 722:
-        return [[{key: tuple(value) for key, value in inp[0].items()}] + inp[1:] for inp in inputs]
+        return [[{key: tuple(value) for key, value in inp[0].items()}, *inp[1:]] for inp in inputs]
     if number == 252:
         return [[complex(inp[0])] for inp in inputs]
     if number in (580, 615, 791):
@@ -308,7 +331,7 @@ def send(fd: int, event: dict) -> None:
     payload = json.dumps(event, allow_nan=True).encode()
     data = memoryview(_FRAME.pack(len(payload)) + payload)
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 def _error_text(exc: BaseException) -> str:
@@ -423,7 +446,7 @@ def _relay(src: int, dst: int, child: int, limits: list[float], startup_s: float
                 continue
             data = memoryview(frame)
             while data:  # may block while the harness digests a large result: not the program's time
-                data = data[os.write(dst, data):]
+                data = data[os.write(dst, data) :]
             count += 1
             limit = limits[min(count - 1, len(limits) - 1)]
             since, wall, cpu_limit = time.monotonic(), WALL_FACTOR * limit + _POLL_S, limit + _POLL_S
@@ -432,10 +455,8 @@ def _relay(src: int, dst: int, child: int, limits: list[float], startup_s: float
 
 def _widen(fd: int) -> None:
     """Grow a pipe to 1 MiB (the unprivileged maximum): large results move in fewer steps."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
-    except (OSError, AttributeError):
-        pass
 
 
 def _run_call(job: dict, channel: int) -> None:
@@ -487,9 +508,10 @@ def _stdin_child(code: Any, stdin_fd: int, out_fd: int, err_fd: int, channel: in
         os.dup2(err_fd, 2)
         for fd in (stdin_fd, out_fd, err_fd):
             os.close(fd)
-        sys.stdin = open(0, "r", closefd=False)
-        sys.stdout = open(1, "w", closefd=False)
-        sys.stderr = open(2, "w", closefd=False)
+        # the program's standard streams for the rest of this process's life: no context manager
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
         sys.argv = ["solution.py"]
         module = types.ModuleType("__main__")
         module.__dict__["__file__"] = "solution.py"
@@ -542,10 +564,8 @@ def _clear_namespace() -> None:
     """Kill every other process in this PID namespace and reap them (only ever as PID 1)."""
     if os.getpid() != 1:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(-1, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     while True:
         try:
             os.waitpid(-1, 0)
@@ -591,16 +611,19 @@ def _run_stdin(job: dict, channel: int) -> None:
             send(channel, {"ev": "timeout", "i": i, "detail": usage})
         else:
             exit_code = os.waitstatus_to_exitcode(status)
-            send(channel, {
-                "ev": "run",
-                "i": i,
-                "code": exit_code if exit_code >= 0 else None,
-                "signal": -exit_code if exit_code < 0 else None,
-                "stdout": _read_all(out_fd).decode("utf-8", errors="replace"),
-                "stderr": _read_all(err_fd)[-2000:].decode("utf-8", errors="replace"),
-                "t": elapsed,
-                "cpu": usage.ru_utime + usage.ru_stime,
-            })
+            send(
+                channel,
+                {
+                    "ev": "run",
+                    "i": i,
+                    "code": exit_code if exit_code >= 0 else None,
+                    "signal": -exit_code if exit_code < 0 else None,
+                    "stdout": _read_all(out_fd).decode("utf-8", errors="replace"),
+                    "stderr": _read_all(err_fd)[-2000:].decode("utf-8", errors="replace"),
+                    "t": elapsed,
+                    "cpu": usage.ru_utime + usage.ru_stime,
+                },
+            )
         for fd in (stdin_fd, out_fd, err_fd):
             os.close(fd)
         if status is None:

@@ -1,4 +1,4 @@
-"""Math answer verification: the public face (``verify``, ``verify_batch``, ``verify_parquet``).
+"""Math answer verification: the public face (``verify``, ``verify_batch``, ``grade``).
 
 A verdict goes through three stages:
 
@@ -8,7 +8,8 @@ A verdict goes through three stages:
 3. equivalence (``math_equiv.judge``): multiple-choice letters, exact strings, exact
    numbers, numeric rejection and shapes first; math-verify only for what is left.
 
-Batches are deduplicated twice: on (problem id or gold, extracted answer), then on the
+A verdict's status is ``correct``, ``wrong``, ``no_answer``, ``timeout`` or ``error``
+(``tables.MATH_STATUSES``). Batches are deduplicated twice: on (problem id or gold, extracted answer), then on the
 cleaned pair, so one figure's 10^6 samples cost one check per distinct answer. Engine
 checks run in ``math_pool`` workers whose every check is killed at ``timeout_s``.
 """
@@ -20,28 +21,21 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
+from rlvr_boundary.verify import Verdict
 from rlvr_boundary.verify.math_equiv import Deadline, judge, prime, soft_deadline
 from rlvr_boundary.verify.math_extract import extract_ours, extract_paper
 from rlvr_boundary.verify.math_normalize import clean
 from rlvr_boundary.verify.math_pool import EnginePool, Outcome
 
 GRADERS: dict[str, Callable[[str], str | None]] = {"ours": extract_ours, "paper": extract_paper}
-STATUSES = ("ok", "no_answer", "timeout", "error")
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """One graded response. ``status``: ok / no_answer / timeout / error (correct is False
-    for all but ok). ``extracted`` is the answer as written, before clean-up."""
-
-    correct: bool
-    extracted: str | None
-    status: str
+def _verdict(correct: bool, extracted: str | None, status: str) -> Verdict:
+    """A Verdict from a check's outcome: a completed check ("ok") is ``correct`` or ``wrong``."""
+    if status == "ok":
+        status = "correct" if correct else "wrong"
+    return Verdict(correct, extracted, status)
 
 
 @dataclass(frozen=True)
@@ -98,13 +92,13 @@ def verify(response: str, gold: str, *, grader: str = "ours", timeout_s: float =
     """
     extracted, status = _extract(_check_grader(grader), response)
     if status != "ok":
-        return Verdict(False, extracted, status)
+        return _verdict(False, extracted, status)
     try:
         pair = clean(_text(gold)), clean(extracted)
     except Exception:
-        return Verdict(False, extracted, "error")
+        return _verdict(False, extracted, "error")
     outcome = _quick_outcome(*pair) or _judge_here(*pair, timeout_s)
-    return Verdict(outcome.correct, extracted, outcome.status)
+    return _verdict(outcome.correct, extracted, outcome.status)
 
 
 def _judge_here(gold_clean: str, pred_clean: str, timeout_s: float) -> Outcome:
@@ -161,7 +155,7 @@ class _Batch:
         """One verdict per key: fast paths here, the rest in ``workers`` processes (0: here)."""
         pair_of_key: list[int | None] = []
         pairs: dict[tuple[str, str], int] = {}
-        for key, (gold, extracted) in enumerate(zip(self._golds, self._extracted)):
+        for key, (gold, extracted) in enumerate(zip(self._golds, self._extracted, strict=False)):
             pair = None
             if self._status[key] == "ok":
                 try:
@@ -176,13 +170,13 @@ class _Batch:
             if outcomes[number] is None:
                 pending.append((number, pair))
         engine_outcomes = self._engine([pair for _, pair in pending], timeout_s, workers)
-        for (number, _), outcome in zip(pending, engine_outcomes):
+        for (number, _), outcome in zip(pending, engine_outcomes, strict=False):
             outcomes[number] = outcome
         verdicts = [
-            Verdict(False, extracted, status)
+            _verdict(False, extracted, status)
             if pair is None
-            else Verdict(outcomes[pair].correct, extracted, outcomes[pair].status)
-            for pair, extracted, status in zip(pair_of_key, self._extracted, self._status)
+            else _verdict(outcomes[pair].correct, extracted, outcomes[pair].status)
+            for pair, extracted, status in zip(pair_of_key, self._extracted, self._status, strict=False)
         ]
         engine = [outcomes[number] for number, _ in pending]
         checked = [o for o in outcomes if o is not None]
@@ -208,13 +202,28 @@ class _Batch:
             return pool.run(pairs)
 
 
-def _grade_rows(
-    rows: Iterable[tuple[object, object, object | None]], *, grader: str, timeout_s: float, workers: int
-) -> tuple[array, list[Verdict], BatchStats]:
+def grade(
+    responses: Sequence[str],
+    golds: Sequence[str],
+    *,
+    grader: str = "ours",
+    timeout_s: float = 5.0,
+    workers: int = 2,
+    problem_ids: Sequence[str] | None = None,
+) -> tuple[list[Verdict], BatchStats]:
+    """Grade many responses and say what it cost; each distinct (problem id or gold,
+    answer) is checked once, and rows sharing a key share one Verdict.
+
+    ``workers`` processes run the sympy checks, each killed at ``timeout_s`` (0 = run them
+    in this process under the soft timer only).
+    """
+    if len(responses) != len(golds) or (problem_ids is not None and len(problem_ids) != len(golds)):
+        raise ValueError("responses, golds and problem_ids must have the same length")
+    problems: Iterable[object | None] = problem_ids if problem_ids is not None else [None] * len(golds)
     batch = _Batch(grader)
-    keys = array("I", (batch.add(*row) for row in rows))
+    keys = array("I", (batch.add(*row) for row in zip(responses, golds, problems, strict=False)))
     verdicts, stats = batch.grade(timeout_s=timeout_s, workers=workers)
-    return keys, verdicts, stats
+    return [verdicts[k] for k in keys], stats
 
 
 def verify_batch(
@@ -226,64 +235,5 @@ def verify_batch(
     workers: int = 2,
     problem_ids: Sequence[str] | None = None,
 ) -> list[Verdict]:
-    """Grade many responses; each distinct (problem id or gold, answer) is checked once.
-
-    ``workers`` processes run the sympy checks, each killed at ``timeout_s`` (0 = run them
-    in this process under the soft timer only). Rows sharing a key share one Verdict.
-    """
-    if len(responses) != len(golds) or (problem_ids is not None and len(problem_ids) != len(golds)):
-        raise ValueError("responses, golds and problem_ids must have the same length")
-    problems: Iterable[object | None] = problem_ids if problem_ids is not None else [None] * len(golds)
-    keys, verdicts, _ = _grade_rows(
-        zip(responses, golds, problems), grader=grader, timeout_s=timeout_s, workers=workers
-    )
-    return [verdicts[k] for k in keys]
-
-
-def verify_parquet(
-    src: str | Path,
-    dst: str | Path,
-    *,
-    response_col: str = "response",
-    gold_col: str = "gold",
-    problem_col: str | None = "problem_id",
-    grader: str = "ours",
-    timeout_s: float = 5.0,
-    workers: int = 2,
-    batch_rows: int = 65_536,
-) -> BatchStats:
-    """Stream a samples table to a verdicts table with bounded memory.
-
-    Reads ``src`` in record batches, keeping only each row's key number (4 bytes); writes
-    ``dst`` with every input column except ``response_col`` plus ``extracted``, ``correct``,
-    ``status``, in input order. Memory is one batch plus the distinct answers.
-    """
-    source = pq.ParquetFile(src)
-    wanted = [response_col, gold_col] + ([problem_col] if problem_col else [])
-
-    def rows() -> Iterable[tuple[object, object, object | None]]:
-        for record in source.iter_batches(batch_size=batch_rows, columns=wanted):
-            problems = record.column(problem_col).to_pylist() if problem_col else [None] * record.num_rows
-            responses, golds = record.column(response_col).to_pylist(), record.column(gold_col).to_pylist()
-            yield from zip(responses, golds, problems)
-
-    keys, verdicts, stats = _grade_rows(rows(), grader=grader, timeout_s=timeout_s, workers=workers)
-    kept = [name for name in source.schema_arrow.names if name != response_col]
-    verdict_table = pa.table(
-        {
-            "extracted": pa.array([v.extracted for v in verdicts], pa.string()),
-            "correct": pa.array([v.correct for v in verdicts], pa.bool_()),
-            "status": pa.array([v.status for v in verdicts], pa.string()),
-        }
-    )
-    schema = pa.schema([source.schema_arrow.field(n) for n in kept] + list(verdict_table.schema))
-    offset = 0
-    with pq.ParquetWriter(dst, schema) as writer:
-        for record in source.iter_batches(batch_size=batch_rows, columns=kept):
-            take = pa.array(keys[offset : offset + record.num_rows], pa.uint32())
-            offset += record.num_rows
-            extra = verdict_table.take(take)
-            writer.write_table(
-                pa.Table.from_arrays(list(record.columns) + list(extra.columns), schema=schema)
-            )
-    return stats
+    """``grade`` without the cost report: one Verdict per response."""
+    return grade(responses, golds, grader=grader, timeout_s=timeout_s, workers=workers, problem_ids=problem_ids)[0]

@@ -21,6 +21,8 @@ Both are linear in the response length and cap how far they scan, so a 1 MB resp
 from __future__ import annotations
 
 import re
+from collections import deque
+from collections.abc import Iterator
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _MAX_BOXES_TRIED = 16  # unbalanced boxes scanned before giving up
@@ -38,13 +40,34 @@ _MAX_PHRASE_CHARS = 300
 _SENTENCE_END = re.compile(r"\n|\.(?=\s|$)|\*\*")
 _TRAILING_PERCENT = re.compile(r"\s*(?:\\%|%)")
 _BARE_MAX_CHARS = 100
-_LATEX_COMMAND = re.compile(
-    r"\\(?:text\w*|mbox|mathrm|operatorname|begin|end)\s*\{[^{}]*\}|\\[a-zA-Z]+"
-)
+_LATEX_COMMAND = re.compile(r"\\(?:text\w*|mbox|mathrm|operatorname|begin|end)\s*\{[^{}]*\}|\\[a-zA-Z]+")
 _WORD = re.compile(r"[A-Za-z]{3,}")
 # Words that start or join sentences: inside "$...$" they mean the span is broken prose.
-_PROSE_WORDS = frozenset("since from then that this thus hence which where because let note "
-                         "first there here with we the is are so".split())
+_PROSE_WORDS = frozenset(
+    [
+        "since",
+        "from",
+        "then",
+        "that",
+        "this",
+        "thus",
+        "hence",
+        "which",
+        "where",
+        "because",
+        "let",
+        "note",
+        "first",
+        "there",
+        "here",
+        "with",
+        "we",
+        "the",
+        "is",
+        "are",
+        "so",
+    ]
+)
 
 
 def _match_brace(text: str, open_at: int) -> int | None:
@@ -116,11 +139,14 @@ def _math_span(text: str) -> str | None:
     return None
 
 
+def _last(matches: Iterator[re.Match[str]]) -> re.Match[str] | None:
+    tail = deque(matches, maxlen=1)
+    return tail[0] if tail else None
+
+
 def phrase_answer(text: str) -> str | None:
     """What follows the last "answer is"/"Answer:": one math span, else one sentence."""
-    anchor = None
-    for anchor in _PHRASE.finditer(text):
-        pass
+    anchor = _last(_PHRASE.finditer(text))
     if anchor is None:
         return None
     rest = text[anchor.end() : anchor.end() + _MAX_PHRASE_CHARS + 8].lstrip(" \t\n*:")
@@ -171,9 +197,7 @@ def extract_ours(response: str) -> str | None:
     """Our extraction order (module docstring); None when the response states no answer."""
     scopes = [tag, response] if (tag := _last_answer_tag(response)) is not None else [response]
     for scope in scopes:
-        minerva = None
-        for minerva in _MINERVA.finditer(scope):
-            pass
+        minerva = _last(_MINERVA.finditer(scope))
         if minerva is not None:
             return minerva.group(1).strip()
         found = last_boxed(scope) or phrase_answer(scope) or _bare(scope)

@@ -23,25 +23,55 @@ from fractions import Fraction
 # --- unicode ---------------------------------------------------------------------------
 
 _UNICODE_MAP = {
-    "\u2212": "-", "\u2012": "-", "\u2013": "-", "\ufe63": "-", "\uff0d": "-",
-    "\u00d7": r"\times ", "\u00f7": r"\div ", "\u00b7": r"\cdot ", "\u22c5": r"\cdot ",
-    "\u03c0": r"\pi ", "\u221e": r"\infty ", "\u00b1": r"\pm ", "\u2213": r"\mp ",
-    "\u2264": r"\le ", "\u2265": r"\ge ", "\u2260": r"\ne ", "\u2248": r"\approx ",
-    "\u222a": r"\cup ", "\u2229": r"\cap ", "\u2208": r"\in ", "\u2026": r"\ldots ",
-    "\u00b0": r"^\circ ", "\u2103": r"^\circ C",
-    "\u03b1": r"\alpha ", "\u03b2": r"\beta ", "\u03b3": r"\gamma ", "\u03b4": r"\delta ",
-    "\u03b8": r"\theta ", "\u03bb": r"\lambda ", "\u03bc": r"\mu ", "\u03c3": r"\sigma ",
-    "\u03c6": r"\phi ", "\u03c9": r"\omega ", "\u0394": r"\Delta ", "\u03a9": r"\Omega ",
+    "\u2212": "-",
+    "\u2012": "-",
+    "\u2013": "-",
+    "\ufe63": "-",
+    "\uff0d": "-",
+    "\u00d7": r"\times ",
+    "\u00f7": r"\div ",
+    "\u00b7": r"\cdot ",
+    "\u22c5": r"\cdot ",
+    "\u03c0": r"\pi ",
+    "\u221e": r"\infty ",
+    "\u00b1": r"\pm ",
+    "\u2213": r"\mp ",
+    "\u2264": r"\le ",
+    "\u2265": r"\ge ",
+    "\u2260": r"\ne ",
+    "\u2248": r"\approx ",
+    "\u222a": r"\cup ",
+    "\u2229": r"\cap ",
+    "\u2208": r"\in ",
+    "\u2026": r"\ldots ",
+    "\u00b0": r"^\circ ",
+    "\u2103": r"^\circ C",
+    "\u03b1": r"\alpha ",
+    "\u03b2": r"\beta ",
+    "\u03b3": r"\gamma ",
+    "\u03b4": r"\delta ",
+    "\u03b8": r"\theta ",
+    "\u03bb": r"\lambda ",
+    "\u03bc": r"\mu ",
+    "\u03c3": r"\sigma ",
+    "\u03c6": r"\phi ",
+    "\u03c9": r"\omega ",
+    "\u0394": r"\Delta ",
+    "\u03a9": r"\Omega ",
     "\u2044": "/",
     # zero-width characters carry no meaning
-    "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "",
+    "\u200b": "",
+    "\u200c": "",
+    "\u200d": "",
+    "\u2060": "",
+    "\ufeff": "",
 }
 # Unicode spaces become LaTeX thin spaces, so that the thousands rule below sees one form.
-_UNICODE_MAP.update({c: r"\," for c in "\u00a0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f"})
+_UNICODE_MAP.update(dict.fromkeys("\xa0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f", r"\,"))
 _UNICODE_TABLE = str.maketrans(_UNICODE_MAP)
 
-_SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+"))
-_SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉", "0123456789"))
+_SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+", strict=False))
+_SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉", "0123456789", strict=False))
 _SUPER_RUN = re.compile("[" + "".join(_SUPERSCRIPTS) + "]+")
 _SUB_RUN = re.compile("[" + "".join(_SUBSCRIPTS) + "]+")
 _VULGAR = re.compile("[\u00bc-\u00be\u2150-\u215e]")

@@ -1,6 +1,6 @@
 """Samples/s verifying HumanEval+ (or MBPP+) canonical solutions, ours vs evalplus's evaluator.
 
-    python benchmarks/code_speed.py [--dataset humaneval|mbpp] [--workers 2] [--limit N] [--broken]
+    python perf/code_speed.py [--dataset humaneval|mbpp] [--workers 2] [--limit N] [--broken]
 
 Ours: ``rlvr_boundary.verify.code.verify_batch`` (every program in a fresh namespaced
 sandbox; expected outputs from the prepared table's cache). evalplus (if importable, 0.3.1):
@@ -52,9 +52,16 @@ def _evalplus_check(args: tuple[str, dict, str, dict]) -> bool:
 
     dataset, problem, solution, expected = args
     for part in ("base", "plus"):
-        status, _ = untrusted_check(dataset, solution, problem[f"{part}_input"], problem["entry_point"],
-                                    expected=expected[part], atol=problem["atol"], ref_time=expected[f"{part}_time"],
-                                    fast_check=True)
+        status, _ = untrusted_check(
+            dataset,
+            solution,
+            problem[f"{part}_input"],
+            problem["entry_point"],
+            expected=expected[part],
+            atol=problem["atol"],
+            ref_time=expected[f"{part}_time"],
+            fast_check=True,
+        )
         if status != PASS:
             return False
     return True
@@ -78,8 +85,12 @@ def run_evalplus(dataset: str, workers: int, limit: int | None, broken: bool) ->
         oracle = {}
         for part in ("base", "plus"):
             oracle[part], oracle[f"{part}_time"] = trusted_exec(
-                problem["prompt"] + problem["canonical_solution"], problem[f"{part}_input"], problem["entry_point"],
-                record_time=True, output_not_none=dataset == "mbpp" and problem["entry_point"] in MBPP_OUTPUT_NOT_NONE_TASKS)
+                problem["prompt"] + problem["canonical_solution"],
+                problem[f"{part}_input"],
+                problem["entry_point"],
+                record_time=True,
+                output_not_none=dataset == "mbpp" and problem["entry_point"] in MBPP_OUTPUT_NOT_NONE_TASKS,
+            )
         truth.append(oracle)
     truth_s = time.perf_counter() - start
     jobs = [(dataset, problems[i], code, truth[i]) for i, code in _samples(problems, broken)]
@@ -87,8 +98,13 @@ def run_evalplus(dataset: str, workers: int, limit: int | None, broken: bool) ->
     with ProcessPoolExecutor(max_workers=workers) as pool:  # forked, as evalplus.evaluate does
         passed = list(pool.map(_evalplus_check, jobs))
     elapsed = time.perf_counter() - start
-    return {"seconds": round(elapsed, 2), "samples_per_s": round(len(jobs) / elapsed, 2), "passed": sum(passed),
-            "ground_truth_seconds": round(truth_s, 2), "verdicts": passed}
+    return {
+        "seconds": round(elapsed, 2),
+        "samples_per_s": round(len(jobs) / elapsed, 2),
+        "passed": sum(passed),
+        "ground_truth_seconds": round(truth_s, 2),
+        "verdicts": passed,
+    }
 
 
 def main() -> None:
@@ -109,29 +125,53 @@ def main() -> None:
     problems = _load(args.dataset, args.limit)
     rows = list(read_evalplus(FILES[args.dataset], workers=args.workers).iter_rows(named=True))[: args.limit]
     samples = _samples(problems, args.broken)
-    report: dict = {"dataset": args.dataset, "tasks": len(rows), "samples": len(samples), "workers": args.workers,
-                    "cpus": os.cpu_count(), "python": sys.version.split()[0], "load_avg_1min": os.getloadavg()[0]}
+    report: dict = {
+        "dataset": args.dataset,
+        "tasks": len(rows),
+        "samples": len(samples),
+        "workers": args.workers,
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "load_avg_1min": os.getloadavg()[0],
+    }
     start = time.perf_counter()
-    ours = cv.verify_batch(["\n" + code + "\n```\n" for _, code in samples], [rows[i] for i, _ in samples],
-                           workers=args.workers)
+    ours = cv.verify_batch(
+        ["\n" + code + "\n```\n" for _, code in samples], [rows[i] for i, _ in samples], workers=args.workers
+    )
     elapsed = time.perf_counter() - start
-    report["ours"] = {"seconds": round(elapsed, 2), "samples_per_s": round(len(samples) / elapsed, 2),
-                      "passed": sum(v.correct for v in ours)}
+    report["ours"] = {
+        "seconds": round(elapsed, 2),
+        "samples_per_s": round(len(samples) / elapsed, 2),
+        "passed": sum(v.correct for v in ours),
+    }
 
     try:
         import evalplus.eval  # noqa: F401
     except ImportError as exc:
         report["evalplus"] = f"not installed ({exc})"
     else:
-        command = [sys.executable, __file__, "--evalplus-only", "--dataset", args.dataset, "--workers", str(args.workers)]
+        command = [
+            sys.executable,
+            __file__,
+            "--evalplus-only",
+            "--dataset",
+            args.dataset,
+            "--workers",
+            str(args.workers),
+        ]
         command += (["--limit", str(args.limit)] if args.limit else []) + (["--broken"] if args.broken else [])
         theirs = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
         verdicts = theirs.pop("verdicts")
         report["evalplus"] = theirs
         report["disagreements"] = [
-            {"task": rows[i]["problem_id"], "sample": "canonical" if n < len(rows) else "broken", "ours": v.status,
-             "evalplus": "pass" if t else "fail"}
-            for n, ((i, _), v, t) in enumerate(zip(samples, ours, verdicts)) if v.correct != t
+            {
+                "task": rows[i]["problem_id"],
+                "sample": "canonical" if n < len(rows) else "broken",
+                "ours": v.status,
+                "evalplus": "pass" if t else "fail",
+            }
+            for n, ((i, _), v, t) in enumerate(zip(samples, ours, verdicts, strict=False))
+            if v.correct != t
         ]
     print(json.dumps(report, indent=2))
 

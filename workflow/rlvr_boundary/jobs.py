@@ -1,0 +1,212 @@
+"""The job model: seed shards, GPUs per model, time limits, what each job costs.
+
+Everything here is a pure function of a validated config (``config.validate``), so the
+numbers ``python -m rlvr_boundary plan`` prints before a run (``plan`` only prints them)
+are the very jobs and resources the Snakemake rules request from SLURM during it. Site facts (partitions, account, GPU type)
+are not here: they live in ``profiles/slurm``.
+
+The model, and why (``cluster:`` in config.yaml holds every number):
+
+- Memory. bf16 weights take ``2 * params_b`` GB. A model is split over the fewest GPUs
+  (a power of two) on which its weight shard fills at most ``weight_fraction`` of the
+  memory vLLM may use (``gpu_memory_gb * sampling.gpu_memory_utilization``); the rest is KV
+  cache, which is what lets vLLM batch hundreds of 16k-token samples. A configured
+  ``tensor_parallel_size`` is a floor, never lowered.
+- Output length. Generated tokens per sample are not ``max_tokens``: most samples stop
+  around ``typical_output_tokens``, and a ``truncated_fraction`` of them (base models
+  looping) run to the cap. Mean = (1 - f) * min(typical, cap) + f * cap, where the cap is
+  ``max_tokens`` or the model's context length if smaller.
+- Speed. vLLM decoding with large batches is memory-bandwidth bound, so throughput per GPU
+  falls roughly in proportion to model size: ``tokens_per_gpu_second`` is measured (or
+  assumed) at ``reference_params_b`` and scaled by ``reference_params_b / params_b``; a job
+  on ``tp`` GPUs is ``tp`` times as fast. Prompt (prefill) tokens are ignored: the n copies
+  of one prompt share their prefix.
+- Jobs. A sampling job (one shard) costs ``startup_minutes`` (engine start, weight load)
+  plus its generation time; its SLURM time limit adds ``safety_factor`` to the generation
+  time and grows with the retry attempt (attempt x limit), capped at ``max_job_hours``.
+  The shard size of a (model, benchmark) is the benchmark's ``shard_size``, halved until
+  one job fits in ``job_hours``; per-request seeds do not depend on the shard layout, so
+  re-sharding never changes a sample.
+
+A model without ``params_b`` cannot be sized: it keeps its configured tensor-parallel
+size and shard size, and gets the longest time limit (``max_job_hours``), which is never
+wrong, only slow to schedule; ``plan`` flags it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rlvr_boundary import tables
+from rlvr_boundary.config import ConfigError, n_samples, sampling_for
+from rlvr_boundary.specs import Shard
+
+_DTYPE_BYTES = {"auto": 2, "bfloat16": 2, "float16": 2, "float32": 4}
+
+
+@dataclass(frozen=True)
+class ModelSizing:
+    """How one model is laid out on GPUs and how fast it generates."""
+
+    model: str
+    params_b: float | None
+    tensor_parallel_size: int
+    weights_gb_per_gpu: float | None
+    kv_cache_gb_per_gpu: float | None
+    tokens_per_second: float | None  # whole job (all its GPUs); None when unsized
+
+
+def _cluster(config: dict[str, Any]) -> dict[str, Any]:
+    return config["cluster"]
+
+
+def model_sizing(config: dict[str, Any], model: str) -> ModelSizing:
+    """Tensor-parallel size, memory per GPU and job throughput of ``model``."""
+    spec, cluster = config["models"][model], _cluster(config)
+    configured = spec.get("tensor_parallel_size", 1)
+    params_b = spec.get("params_b")
+    if params_b is None:
+        return ModelSizing(model, None, configured, None, None, None)
+    usable_gb = cluster["gpu_memory_gb"] * config["sampling"].get("gpu_memory_utilization", 0.9)
+    weights_gb = params_b * _DTYPE_BYTES[config["sampling"].get("dtype", "auto")]
+    tp = 1
+    while weights_gb / tp > cluster["weight_fraction"] * usable_gb:
+        tp *= 2
+    tp = max(tp, configured)
+    per_gpu_tps = cluster["tokens_per_gpu_second"] * cluster["reference_params_b"] / params_b
+    return ModelSizing(model, params_b, tp, weights_gb / tp, usable_gb - weights_gb / tp, tp * per_gpu_tps)
+
+
+def tensor_parallel_size(config: dict[str, Any], model: str) -> int:
+    """GPUs per sampling job of ``model``: the engine's tensor_parallel_size and the job's gpu count."""
+    return model_sizing(config, model).tensor_parallel_size
+
+
+def problem_count(config: dict[str, Any], benchmark: str) -> int:
+    """Problems in ``benchmark``: ``cluster.problems``, else the lines of its local jsonl."""
+    known = _cluster(config)["problems"]
+    if benchmark in known:
+        return known[benchmark]
+    local = config["benchmarks"][benchmark].get("local")
+    if local is not None and Path(local["path"]).is_file():
+        return count_lines(local["path"])
+    raise ConfigError(f"cluster.problems.{benchmark}: number of problems unknown (no local file to count); add it")
+
+
+def count_lines(path: str | Path) -> int:
+    """Non-empty lines of a jsonl file, gzipped or not (one problem each)."""
+    with tables.open_text(path) as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def mean_output_tokens(config: dict[str, Any], model: str) -> float:
+    """Expected generated tokens per sample of ``model`` (see the module docstring)."""
+    cluster, sampling = _cluster(config), sampling_for(config, model)
+    context = config["models"][model].get("max_model_len") or sampling.get("max_model_len")
+    cap = min(sampling["max_tokens"], context) if context else sampling["max_tokens"]
+    typical = min(config["models"][model].get("typical_output_tokens", cluster["typical_output_tokens"]), cap)
+    return (1 - cluster["truncated_fraction"]) * typical + cluster["truncated_fraction"] * cap
+
+
+def generation_minutes(config: dict[str, Any], model: str, benchmark: str, samples_per_problem: int) -> float | None:
+    """Expected generation time of one job drawing ``samples_per_problem`` for every problem."""
+    tps = model_sizing(config, model).tokens_per_second
+    if tps is None:
+        return None
+    tokens = samples_per_problem * problem_count(config, benchmark) * mean_output_tokens(config, model)
+    return tokens / tps / 60
+
+
+def time_limit_minutes(
+    config: dict[str, Any], model: str, benchmark: str, samples_per_problem: int, attempt: int = 1
+) -> int:
+    """SLURM time limit of a sampling job: (startup + safety x generation) x attempt, capped."""
+    cluster = _cluster(config)
+    cap = math.ceil(cluster["max_job_hours"] * 60)
+    minutes = generation_minutes(config, model, benchmark, samples_per_problem)
+    if minutes is None:
+        return cap
+    first = math.ceil(cluster["startup_minutes"] + cluster["safety_factor"] * minutes)
+    return min(first * attempt, cap)
+
+
+def shard_size(config: dict[str, Any], model: str, benchmark: str) -> int:
+    """Samples per problem in one job: the benchmark's shard_size, halved until it fits job_hours.
+
+    ``shards`` lays out the seed shards with this size, so the DAG, the time limits and the
+    plan all see the same jobs.
+    """
+    size = config["benchmarks"][benchmark]["shard_size"]
+    if model_sizing(config, model).params_b is None:
+        return size
+    budget = _cluster(config)["job_hours"] * 60
+    while size > 1 and time_limit_minutes(config, model, benchmark, size) > budget:
+        size //= 2
+    return size
+
+
+def shards(config: dict[str, Any], model: str, benchmark: str) -> list[Shard]:
+    """Seed shards covering n samples; raising n appends shards and leaves old ones intact.
+
+    Samples do not depend on the layout (per-request seeds), so a re-sized layout redraws
+    identical samples under new file names.
+    """
+    n = n_samples(config, model, benchmark)
+    size = shard_size(config, model, benchmark)
+    return [Shard(i, start, min(size, n - start)) for i, start in enumerate(range(0, n, size))]
+
+
+def shard(config: dict[str, Any], model: str, benchmark: str, index: int) -> Shard:
+    """Seed shard ``index`` of a (model, benchmark); a ConfigError when there is none."""
+    table = shards(config, model, benchmark)
+    if not 0 <= index < len(table):
+        raise ConfigError(f"{model}/{benchmark}: no seed shard {index} (there are {len(table)})")
+    return table[index]
+
+
+def sample_resources(config: dict[str, Any], model: str, benchmark: str, seed: int, attempt: int = 1) -> dict[str, int]:
+    """Snakemake resources of one sampling job: GPUs and time limit (minutes) for ``attempt``."""
+    size = shard(config, model, benchmark, seed).size
+    return {
+        "gpu": tensor_parallel_size(config, model),
+        "runtime": time_limit_minutes(config, model, benchmark, size, attempt),
+    }
+
+
+def sample_rule_resources(config: dict[str, Any]) -> dict[str, Callable[..., int]]:
+    """The sample rule's ``resources:`` (wildcards model, benchmark, seed), evaluated per job and attempt."""
+
+    def gpu(wildcards: Any) -> int:
+        return tensor_parallel_size(config, wildcards.model)
+
+    def runtime(wildcards: Any, attempt: int) -> int:
+        job = sample_resources(config, wildcards.model, wildcards.benchmark, int(wildcards.seed), attempt)
+        return job["runtime"]
+
+    return {"gpu": gpu, "runtime": runtime}
+
+
+def verify_runtime_minutes(config: dict[str, Any], model: str, benchmark: str, seed: int, attempt: int = 1) -> int:
+    """Time limit of a verify job. Math: an hour (10^5 answers take minutes). Code: every
+    sample runs its tests in the sandbox, so samples x ``cluster.code_sample_seconds`` /
+    ``verify.workers`` x safety, x attempt on retry, capped at ``max_job_hours``."""
+    cluster = _cluster(config)
+    if config["benchmarks"][benchmark].get("kind", "math") != "code":
+        return 60 * attempt
+    samples = shard(config, model, benchmark, seed).size * problem_count(config, benchmark)
+    seconds = samples * cluster["code_sample_seconds"] / config["verify"]["workers"]
+    first = math.ceil(10 + cluster["safety_factor"] * seconds / 60)
+    return min(first * attempt, math.ceil(cluster["max_job_hours"] * 60))
+
+
+def verify_rule_resources(config: dict[str, Any]) -> dict[str, Callable[..., int]]:
+    """The verify rule's ``resources:``: its time limit, per job and attempt."""
+
+    def runtime(wildcards: Any, attempt: int) -> int:
+        return verify_runtime_minutes(config, wildcards.model, wildcards.benchmark, int(wildcards.seed), attempt)
+
+    return {"runtime": runtime}

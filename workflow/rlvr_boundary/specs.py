@@ -1,0 +1,159 @@
+"""What each stage's job depends on: one frozen dataclass per stage, and its JSON form.
+
+The Snakemake rules build a spec from the config (``dag``) and pass it as ``--spec JSON``;
+the CLI parses it back here. Snakemake's params-based rerun trigger therefore re-runs a
+job exactly when its spec changes, a job can be rerun by hand with the same command line,
+and the specs are testable without Snakemake. Parsing names the spec and the field that
+is missing, unknown or malformed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
+
+from rlvr_boundary.layout import Curve, Panel
+from rlvr_boundary.tables import config_hash
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One sampling job's samples: ``start .. start+size-1`` of every problem."""
+
+    index: int
+    start: int
+    size: int
+
+
+@dataclass(frozen=True)
+class PrepareSpec:
+    """Prepare one benchmark table: its config entry (source keys only) and the source used."""
+
+    name: str
+    benchmark: dict[str, Any]
+    source: str
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """Everything that determines a shard's content (and nothing that does not)."""
+
+    model_name: str
+    model: dict[str, Any]
+    benchmark: str
+    template: str
+    shard: Shard
+    sampling: dict[str, Any]
+
+    def fingerprint(self) -> str:
+        return config_hash(asdict(self))
+
+
+@dataclass(frozen=True)
+class VerifySpec:
+    """Judge one shard: a math grader and its timeout, or, for code, the prompt (its open
+    fence) and the per-test time limit (None: the benchmark's own)."""
+
+    benchmark: str
+    grader: str
+    timeout_s: float | None = None
+    template: str | None = None
+    code_timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
+class CountSpec:
+    """Per-problem (n, c) of one (grader, model, benchmark): every problem needs n samples."""
+
+    benchmark: str
+    n: int
+
+
+@dataclass(frozen=True)
+class DisagreementSpec:
+    """Where two graders' verdicts on the same samples differ."""
+
+    benchmark: str
+    graders: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure grid: its panels, the curves in the order of the pass@k files, model labels."""
+
+    title: str
+    panels: tuple[Panel, ...]
+    curves: tuple[Curve, ...]
+    models: dict[str, dict[str, str]]
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class SolvableSpec:
+    """Tables 4/5: two models' solvable problems on one benchmark, optionally an index range."""
+
+    title: str
+    benchmark: str
+    models: tuple[str, ...]
+    labels: dict[str, str]
+    indices: tuple[int, ...] | None = None
+
+
+Spec = TypeVar("Spec")
+
+
+def to_json(spec: Any) -> str:
+    """A spec as the canonical JSON the rules pass (sorted keys: stable rerun triggers)."""
+    return json.dumps(asdict(spec), sort_keys=True)
+
+
+def _build(cls: type[Spec], value: Any, where: str) -> Spec:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: expected a JSON object, got {type(value).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        raise ValueError(f"{where}: unknown field {unknown[0]!r} (fields: {', '.join(fields)})")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, spec_field in fields.items():
+        if name not in value:
+            if spec_field.default is dataclasses.MISSING:
+                raise ValueError(f"{where}: missing field {name!r}")
+            continue
+        kwargs[name] = _convert(hints[name], value[name], f"{where}.{name}")
+    return cls(**kwargs)
+
+
+def _convert(hint: Any, value: Any, where: str) -> Any:
+    """JSON value to the field's type: nested specs and tuples; other values as they are."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):  # X | None: None stays, else convert as X
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return None if value is None else _convert(inner[0], value, where)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"{where}: expected a JSON array, got {type(value).__name__}")
+        item = typing.get_args(hint)[0]
+        return tuple(_convert(item, v, f"{where}.{i}") for i, v in enumerate(value))
+    return value
+
+
+def from_json(cls: type[Spec], text: str) -> Spec:
+    """Parse ``--spec`` JSON into ``cls``; a ValueError names the spec and the field."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--spec ({cls.__name__}) is not JSON: {exc}") from exc
+    return _build(cls, value, cls.__name__)
+
+
+def fields_help(cls: type) -> str:
+    """The spec's fields, for ``--help``."""
+    return f"{cls.__name__} as JSON: {{{', '.join(f.name for f in dataclasses.fields(cls))}}}. {cls.__doc__}"
