@@ -122,3 +122,42 @@ def test_a_stage_module_loads_only_what_it_needs(module: str) -> None:
 
 def test_the_check_sees_a_forbidden_module() -> None:
     assert "rlvr_boundary.sandbox" in loaded_by("rlvr_boundary.verdicts")
+
+
+def _outputs_rows() -> list[list[str]]:
+    text = (PROJECT / "README.md").read_text()
+    section = text[text.index("## Outputs") :]
+    section = section[: section.index("\n## ", 3)]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in section.splitlines()
+            if line.startswith("| `")]
+
+
+def _ticked(cell: str) -> list[str]:
+    import re
+
+    return re.findall(r"`([^`]+)`", re.sub(r"\([^)]*\)", "", cell))  # words in (...) are explanations
+
+
+def test_the_readme_outputs_table_matches_the_schemas() -> None:
+    from rlvr_boundary import tables
+
+    rows = _outputs_rows()
+    documented = {}
+    for _, _, contract, columns, words in rows:
+        schema = getattr(tables, _ticked(contract)[0].removeprefix("tables."))
+        documented[schema.name] = schema
+        assert _ticked(columns) == list(schema.columns), schema.name
+        vocabulary = {w for values in schema.vocabulary.values() for w in values}
+        named = set(_ticked(words)) - set(schema.vocabulary)
+        if "the math words" in words:
+            named |= set(tables.MATH_STATUSES)
+        assert named == vocabulary, schema.name
+    assert set(documented) == {s.name for s in tables.SCHEMAS.values()}
+
+
+def test_the_readme_check_sees_a_wrong_column() -> None:
+    from rlvr_boundary import tables
+
+    _, _, contract, columns, _ = next(r for r in _outputs_rows() if "tables.COUNTS" in r[2])
+    assert _ticked(columns) == list(tables.COUNTS.columns)
+    assert _ticked(columns.replace("`c`", "`correct`")) != list(tables.COUNTS.columns)
