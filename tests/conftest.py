@@ -60,6 +60,17 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
+def local_math_spec(source: Path, *, n: int, shard_size: int) -> dict:
+    """A benchmark config entry for a local jsonl with the demo's fields (id, problem, answer)."""
+    return {
+        "local": {"path": str(source)},
+        "fields": {"id": "id", "question": "problem"},
+        "gold": {"field": "answer", "extract": "none"},
+        "n": n,
+        "shard_size": shard_size,
+    }
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny Qwen2 trained for a few steps: real weights, real tokenizer, vLLM-loadable."""
@@ -79,13 +90,7 @@ def arithmetic_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bench")
     source = folder / "arith.jsonl"
     demo.write_benchmark(source, n_problems=10, seed=3, kind="add")
-    spec = {
-        "local": {"path": str(source)},
-        "fields": {"id": "id", "question": "problem"},
-        "gold": {"field": "answer", "extract": "none"},
-        "n": 8,
-        "shard_size": 4,
-    }
+    spec = local_math_spec(source, n=8, shard_size=4)
     table = folder / "arith.parquet"
     benchmarks.write_prepared(PrepareSpec("arith", spec, "local"), table)
     return table

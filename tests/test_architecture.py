@@ -128,8 +128,9 @@ def _outputs_rows() -> list[list[str]]:
     text = (PROJECT / "README.md").read_text()
     section = text[text.index("## Outputs") :]
     section = section[: section.index("\n## ", 3)]
-    return [[cell.strip() for cell in line.strip("|").split("|")] for line in section.splitlines()
-            if line.startswith("| `")]
+    return [
+        [cell.strip() for cell in line.strip("|").split("|")] for line in section.splitlines() if line.startswith("| `")
+    ]
 
 
 def _ticked(cell: str) -> list[str]:
@@ -158,6 +159,6 @@ def test_the_readme_outputs_table_matches_the_schemas() -> None:
 def test_the_readme_check_sees_a_wrong_column() -> None:
     from rlvr_boundary import tables
 
-    _, _, contract, columns, _ = next(r for r in _outputs_rows() if "tables.COUNTS" in r[2])
+    *_, columns, _ = next(r for r in _outputs_rows() if "tables.COUNTS" in r[2])
     assert _ticked(columns) == list(tables.COUNTS.columns)
     assert _ticked(columns.replace("`c`", "`correct`")) != list(tables.COUNTS.columns)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rlvr_boundary import demo
+from rlvr_boundary import demo, tables
 from rlvr_boundary.prompts import render
 
 
@@ -181,7 +181,8 @@ def test_continued_training_keeps_tokenizer_and_counts_steps(
     assert stats["steps"] == 2 and stats["total_steps"] == 5
     assert stats["init_from"] == str(base)
     assert json.loads((more / "demo_training.json").read_text()) == stats
-    assert {"final_loss", "seconds", "parameters"} <= set(stats)
+    assert {"final_loss", "seconds", "parameters", "cpu_capability", "torch"} <= set(stats)
+    assert stats["weights_sha256"] == tables.sha256_file(more / "model.safetensors")
 
 
 def test_training_again_replaces_the_directory(trained: tuple[Path, Path, dict]) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from conftest import DEMO_SAMPLING
+from conftest import DEMO_SAMPLING, local_math_spec
 from rlvr_boundary import benchmarks, tables
 from rlvr_boundary.sampling import request_seed, sample_shard
 from rlvr_boundary.specs import PrepareSpec, SampleSpec, Shard
@@ -105,13 +105,7 @@ def test_many_seeded_requests_in_one_batch(engine, tiny_model, arithmetic_table,
 def test_prompt_longer_than_context_is_a_recorded_status(engine, tiny_model, tmp_path) -> None:
     source = tmp_path / "long.jsonl"
     source.write_text(json.dumps({"id": 1, "problem": "1 + 1 " * 400, "answer": "2"}) + "\n")
-    spec = {
-        "local": {"path": str(source)},
-        "fields": {"id": "id", "question": "problem"},
-        "gold": {"field": "answer", "extract": "none"},
-        "n": 2,
-        "shard_size": 2,
-    }
+    spec = local_math_spec(source, n=2, shard_size=2)
     benchmarks.write_prepared(PrepareSpec("long", spec, "local"), tmp_path / "long.parquet")
     frame = _draw(
         engine,

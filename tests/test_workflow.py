@@ -146,18 +146,9 @@ MINI_OVERLAY = {
 }
 
 
-@pytest.fixture(scope="module")
-def mini_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run the real DAG (demo rules, vLLM sampling, verify, counts, pass@k, figure) in a work dir."""
-    work = tmp_path_factory.mktemp("workdir")
-    shutil.copy(PROJECT / "config.yaml", work / "config.yaml")
-    shutil.copy(PROJECT / "tests/data/lcb_fixture.jsonl", work / "lcb.jsonl")
-    (work / "mini.yaml").write_text(yaml.safe_dump(MINI_OVERLAY))
-    snakemake(
-        "figures/fig2.pdf",
-        "figures/graders/fig2.pdf",
-        "figures/code.pdf",
-        "figures/solvable.csv",
+def mini_args(work: Path, *overlays: str) -> list[str]:
+    """Snakemake arguments of a mini-demo run in ``work``: config.yaml, mini.yaml, then ``overlays``."""
+    return [
         "-s",
         str(PROJECT / "Snakefile"),
         "-d",
@@ -165,12 +156,23 @@ def mini_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--configfile",
         "config.yaml",
         "mini.yaml",
+        *overlays,
         "--cores",
         "2",
         "--resources",
         "gpu=1",
-        cwd=work,
-    )
+    ]
+
+
+@pytest.fixture(scope="module")
+def mini_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the real DAG (demo rules, vLLM sampling, verify, counts, pass@k, figure) in a work dir."""
+    work = tmp_path_factory.mktemp("workdir")
+    shutil.copy(PROJECT / "config.yaml", work / "config.yaml")
+    shutil.copy(PROJECT / "tests/data/lcb_fixture.jsonl", work / "lcb.jsonl")
+    (work / "mini.yaml").write_text(yaml.safe_dump(MINI_OVERLAY))
+    targets = ["figures/fig2.pdf", "figures/graders/fig2.pdf", "figures/code.pdf", "figures/solvable.csv"]
+    snakemake(*targets, *mini_args(work), cwd=work)
     return work
 
 
@@ -239,24 +241,12 @@ def test_mini_demo_outputs_carry_provenance(mini_run: Path) -> None:
 
 @pytest.mark.workflow
 def test_mini_demo_is_complete_and_raising_n_adds_shards_only(mini_run: Path) -> None:
-    base = [
-        "-s",
-        str(PROJECT / "Snakefile"),
-        "-d",
-        str(mini_run),
-        "--configfile",
-        "config.yaml",
-        "mini.yaml",
-        "--cores",
-        "2",
-        "--resources",
-        "gpu=1",
-    ]
+    base = mini_args(mini_run)
     again = snakemake("figures/fig2.pdf", *base, cwd=mini_run)
     assert "Nothing to be done" in again.stdout + again.stderr
     old = (mini_run / "results/samples/short/mini/seed0.parquet").read_bytes()
     (mini_run / "raise-n.yaml").write_text(yaml.safe_dump({"benchmarks": {"mini": {"n": 6}}}))
-    raised = snakemake("figures/fig2.pdf", *base[:7], "raise-n.yaml", *base[7:], "-n", "--quiet", "rules", cwd=mini_run)
+    raised = snakemake("figures/fig2.pdf", *mini_args(mini_run, "raise-n.yaml"), "-n", "--quiet", "rules", cwd=mini_run)
     counts = job_counts(raised.stdout)
     assert counts["sample"] == 2 and counts["verify"] == 2  # one new shard per model, old ones kept
     assert (mini_run / "results/samples/short/mini/seed0.parquet").read_bytes() == old
@@ -276,7 +266,7 @@ def test_mini_demo_code_path_end_to_end(mini_run: Path) -> None:
             record = tables.read_provenance(mini_run / f"results/samples/{model}/{bench}/seed0.parquet")
             assert record["prompt_template"] == "livecodebench"
             verdicts = pl.read_parquet(mini_run / f"results/verdicts/ours/{model}/{bench}/seed0.parquet")
-            assert verdicts.height == problems * 2 and set(verdicts["status"]) <= CODE_STATUSES
+            assert verdicts.height == problems * 2 and set(verdicts["status"]) <= set(CODE_STATUSES)
             assert verdicts["detail"].null_count() == 0  # how the program was found, per sample
             assert (verdicts["correct"] == (verdicts["status"] == "passed")).all()
             correct = verdicts.group_by("problem_id").agg(pl.col("correct").sum())["correct"].to_list()

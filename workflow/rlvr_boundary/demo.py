@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rlvr_boundary.prompts import render
+from rlvr_boundary.tables import sha256_file
 
 TEMPLATE = "qwen-boxed"
 """The prompt template the demo models are trained and sampled with."""
@@ -259,6 +260,7 @@ def _save_atomically(output_dir: Path, model: Any, tokenizer: Any, stats: dict[s
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        stats["weights_sha256"] = sha256_file(tmp / "model.safetensors")  # compare across machines
         (tmp / "demo_training.json").write_text(json.dumps(stats, indent=2) + "\n")
         for item in (tmp, *tmp.iterdir()):  # mkdtemp makes 0700; a model dir is shared
             item.chmod(0o755 if item.is_dir() else 0o644)
@@ -293,7 +295,8 @@ def train_model(
     Problems whose question appears in an ``exclude`` benchmark file are never trained on.
     The directory holds safetensors weights, the tokenizer, a ``generation_config.json``
     whose eos ids are ``<|im_end|>`` and ``<|endoftext|>``, and ``demo_training.json`` with
-    the returned statistics (steps, total_steps, final_loss, seconds, parameters).
+    the returned statistics (steps, total_steps, final_loss, seconds, parameters, the CPU
+    capability torch trained with and the weights' sha256).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
@@ -332,6 +335,9 @@ def train_model(
         "final_loss": round(final_loss, 4),
         "parameters": sum(p.numel() for p in model.parameters()),
         "threads": threads,
+        # training floats depend on the kernels torch picks for this CPU (README: CPU demo)
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch": torch.__version__,
         "seconds": round(time.perf_counter() - started, 1),
     }
     _save_atomically(Path(output_dir), model, tokenizer, stats)
