@@ -2,8 +2,8 @@
 
 Everything here is a pure function of a validated config (``config.validate``), so the
 numbers ``python -m rlvr_boundary plan`` prints before a run (``plan`` only prints them)
-are the very jobs and resources the Snakemake rules request from SLURM during it. Site facts (partitions, account, GPU type)
-are not here: they live in ``profiles/slurm``.
+are the very jobs and resources the Snakemake rules request from SLURM during it. Site
+facts (partitions, account, GPU type) are not here: they live in ``profiles/slurm``.
 
 The model, and why (``cluster:`` in config.yaml holds every number):
 
