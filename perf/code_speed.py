@@ -170,7 +170,7 @@ def main() -> None:
                 "ours": v.status,
                 "evalplus": "pass" if t else "fail",
             }
-            for n, ((i, _), v, t) in enumerate(zip(samples, ours, verdicts, strict=False))
+            for n, ((i, _), v, t) in enumerate(zip(samples, ours, verdicts, strict=True))
             if v.correct != t
         ]
     print(json.dumps(report, indent=2))

@@ -101,7 +101,7 @@ def _run_baseline(src: str, dst: str, timeout_s: float) -> dict:
     start = time.perf_counter()
     table = pq.read_table(Path(src) / "flat.parquet", columns=["pid", "sample_index", "gold", "prediction"])
     correct = []
-    for gold, prediction in zip(table.column("gold").to_pylist(), table.column("prediction").to_pylist(), strict=False):
+    for gold, prediction in zip(table.column("gold").to_pylist(), table.column("prediction").to_pylist(), strict=True):
         t = time.perf_counter()
         correct.append(
             bool(
@@ -179,7 +179,7 @@ def _accuracy() -> list[tuple[str, int, int, int, int]]:
         "ours": [v.correct for v in verify_batch(responses, golds)],
         "paper mode (repo extraction + our check)": [v.correct for v in verify_batch(responses, golds, grader="paper")],
         "math-verify 0.9.0 alone": [
-            bool(mv_verify(parse(f"${g}$"), parse(r))) for r, g in zip(responses, golds, strict=False)
+            bool(mv_verify(parse(f"${g}$"), parse(r))) for r, g in zip(responses, golds, strict=True)
         ],
     }
     table = []

@@ -162,3 +162,24 @@ def test_the_readme_check_sees_a_wrong_column() -> None:
     *_, columns, _ = next(r for r in _outputs_rows() if "tables.COUNTS" in r[2])
     assert _ticked(columns) == list(tables.COUNTS.columns)
     assert _ticked(columns.replace("`c`", "`correct`")) != list(tables.COUNTS.columns)
+
+
+def test_a_verdict_shard_holds_only_its_kinds_words() -> None:
+    import polars as pl
+
+    from rlvr_boundary import tables
+
+    frame = pl.DataFrame(
+        {
+            "problem_id": ["a"],
+            "sample_index": [0],
+            "extracted": ["1"],
+            "correct": [True],
+            "status": ["passed"],
+            "detail": [None],
+        },
+        schema=tables.VERDICTS.columns,
+    )
+    assert tables.check(frame, tables.VERDICTS_OF_KIND["code"], "v.parquet").height == 1
+    with pytest.raises(ValueError, match=r"v\.parquet: math verdicts table: column 'status' holds \['passed'\]"):
+        tables.check(frame, tables.VERDICTS_OF_KIND["math"], "v.parquet")

@@ -50,7 +50,7 @@ def test_gold_extraction_follows_the_papers_loader(tmp_path: Path) -> None:
     math500 = golds["math500"]
     meta = [json.loads(m) for m in math500["metadata"]]
     # MATH500's gold is the last \boxed{} of the solution; it matches the `answer` field here.
-    same = sum(g == m["answer"] for g, m in zip(math500["gold"], meta, strict=False))
+    same = sum(g == m["answer"] for g, m in zip(math500["gold"], meta, strict=True))
     assert same >= 490
     assert golds["olympiadbench"]["gold"][1] == "\\frac{1}{2 n+2}"  # $ stripped from final_answer[0]
 

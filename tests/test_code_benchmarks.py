@@ -115,7 +115,7 @@ def test_evalplus_tables_from_real_files(tmp_path: Path):
         assert table.schema == pl.Schema(tables.CODE_BENCHMARK.columns)
         assert table["problem_id"].to_list() == wanted and table["index"].to_list() == [0, 1]
         assert set(table["benchmark"]) == {benchmark} and set(table["test_mode"]) == {"evalplus"}
-        for row, original in zip(table.iter_rows(named=True), picked, strict=False):
+        for row, original in zip(table.iter_rows(named=True), picked, strict=True):
             tests = json.loads(row["tests"])
             assert row["question"] == original["prompt"].strip()
             assert row["entry_point"] == original["entry_point"]

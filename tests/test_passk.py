@@ -43,7 +43,7 @@ def test_curve_is_mean_of_exact_values_with_mixed_n() -> None:
     ks = np.array([1, 2, 5, 17, 64])
     got = pass_at_k_curve(n, c, ks)
     for j, k in enumerate(ks):
-        want = sum((exact(int(a), int(b), int(k)) for a, b in zip(n, c, strict=False)), Fraction(0)) / len(n)
+        want = sum((exact(int(a), int(b), int(k)) for a, b in zip(n, c, strict=True)), Fraction(0)) / len(n)
         assert abs(got[j] - float(want)) < 1e-13
 
 

@@ -459,10 +459,10 @@ def test_canonical_solutions_pass_on_a_real_subset(tmp_path: Path):
     responses = [fenced(row["canonical_solution"]) for row in rows] + [fenced(_broken(row)) for row in rows]
     verdicts = cv.verify_batch(responses, rows + rows, workers=2)
     canonical, broken = verdicts[: len(rows)], verdicts[len(rows) :]
-    assert [(r["problem_id"], v.status) for r, v in zip(rows, canonical, strict=False)] == [
+    assert [(r["problem_id"], v.status) for r, v in zip(rows, canonical, strict=True)] == [
         (r["problem_id"], "passed") for r in rows
     ]
-    for row, verdict in zip(rows, broken, strict=False):
+    for row, verdict in zip(rows, broken, strict=True):
         assert verdict.status == "failed", (row["problem_id"], verdict)
 
 
@@ -479,12 +479,12 @@ def test_every_canonical_solution_passes_and_a_broken_variant_fails(source: Path
     responses = [fenced(row["canonical_solution"]) for row in rows] + [fenced(_broken(row)) for row in rows]
     verdicts = cv.verify_batch(responses, rows + rows, workers=2)
     failures = [
-        (r["problem_id"], v.status, v.detail) for r, v in zip(rows, verdicts, strict=False) if v.status != "passed"
+        (r["problem_id"], v.status, v.detail) for r, v in zip(rows, verdicts, strict=True) if v.status != "passed"
     ]
     assert not failures, failures
     not_failed = [
         (r["problem_id"], v.status)
-        for r, v in zip(rows, verdicts[len(rows) :], strict=False)
+        for r, v in zip(rows, verdicts[len(rows) :], strict=True)
         if v.status not in ("failed", "runtime_error")
     ]
     assert not not_failed, not_failed
@@ -543,7 +543,7 @@ def test_verdicts_agree_with_evalplus_on_a_real_subset(tmp_path: Path):
     ours = cv.verify_batch([fenced(code) for _, code in ours_rows], [row for row, _ in ours_rows], workers=2)
     differences = {
         (row["problem_id"], code == row["canonical_solution"]): (v.correct, t)
-        for (row, code), v, t in zip(ours_rows, ours, theirs, strict=False)
+        for (row, code), v, t in zip(ours_rows, ours, theirs, strict=True)
         if v.correct != t
     }
     assert differences == {("HumanEval/32", True): (True, False)}

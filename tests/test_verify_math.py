@@ -41,8 +41,8 @@ def ours_on_labelled(labelled: list[dict]) -> list[Verdict]:
 
 
 def _errors(rows: list[dict], verdicts: list[Verdict]) -> tuple[list[str], list[str]]:
-    false_accepts = [r["id"] for r, v in zip(rows, verdicts, strict=False) if v.correct and not r["label"]]
-    false_rejects = [r["id"] for r, v in zip(rows, verdicts, strict=False) if r["label"] and not v.correct]
+    false_accepts = [r["id"] for r, v in zip(rows, verdicts, strict=True) if v.correct and not r["label"]]
+    false_rejects = [r["id"] for r, v in zip(rows, verdicts, strict=True) if r["label"] and not v.correct]
     return false_accepts, false_rejects
 
 
@@ -97,7 +97,7 @@ def test_single_verify_agrees_with_batch(labelled: list[dict], ours_on_labelled:
 def test_paper_mode_reproduces_the_repo_extraction(labelled: list[dict], ours_on_labelled: list[Verdict]) -> None:
     responses, golds = [r["response"] for r in labelled], [r["gold"] for r in labelled]
     verdicts = verify_batch(responses, golds, grader="paper")
-    by_id = {r["id"]: v for r, v in zip(labelled, verdicts, strict=False)}
+    by_id = {r["id"]: v for r, v in zip(labelled, verdicts, strict=True)}
     # the last-number fallback grades responses that never state an answer
     assert by_id["extract_phrase-16"] == Verdict(True, "9", "correct")
     assert by_id["extract_phrase-17"].correct
@@ -305,7 +305,7 @@ def test_batch_of_pathological_inputs_respects_the_timeout() -> None:
     start = time.perf_counter()
     verdicts = verify_batch(responses, ["7"] * len(responses), timeout_s=timeout_s, workers=2)
     assert time.perf_counter() - start < timeout_s * len(responses)
-    for name, verdict in zip(PATHOLOGICAL, verdicts, strict=False):
+    for name, verdict in zip(PATHOLOGICAL, verdicts, strict=True):
         if name != "invalid unicode":
             assert verdict.correct is (name == "1 MB response"), name
 
@@ -378,7 +378,7 @@ def test_every_benchmark_gold_is_accepted_and_near_misses_are_not() -> None:
             cases.append(("near miss", "So $\\boxed{" + wrong + "}$.", (name, i), gold))
     verdicts = verify_batch([c[1] for c in cases], [c[3] for c in cases], workers=2)
     failures = {}
-    for (kind, _, where, gold), verdict in zip(cases, verdicts, strict=False):
+    for (kind, _, where, gold), verdict in zip(cases, verdicts, strict=True):
         should_accept = kind in ("boxed", "phrase")
         if verdict.correct != should_accept and not (kind == "phrase" and where in PHRASE_EXCEPTIONS):
             failures[(kind, where)] = (gold, verdict)

@@ -274,7 +274,7 @@ def test_mini_demo_code_path_end_to_end(mini_run: Path) -> None:
             for k, value in passk.select("k", "pass_at_k").iter_rows():
                 assert abs(value - _exact_passk(correct, 2, k)) < 1e-12
     plotted = pl.read_csv(mini_run / "figures/code.csv")
-    assert set(zip(plotted["row"], plotted["col"], plotted["benchmark_label"], strict=False)) == {
+    assert set(zip(plotted["row"], plotted["col"], plotted["benchmark_label"], strict=True)) == {
         (0, 0, "LCB window"),
         (0, 1, "LCB all"),
     }

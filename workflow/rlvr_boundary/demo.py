@@ -249,18 +249,18 @@ def _fit(model: Any, tokenizer: Any, problems: Iterator[tuple[str, str, str]], s
     return sum(tail) / len(tail)
 
 
-def _save_atomically(output_dir: Path, model: Any, tokenizer: Any, stats: dict[str, Any]) -> None:
+def _save_atomically(output_dir: Path, model: Any, tokenizer: Any, stats: dict[str, Any]) -> dict[str, Any]:
     """Build the directory beside ``output_dir`` and rename it into place.
 
     A killed job then leaves either no model or a whole one, never a directory that loads
-    with missing weights.
+    with missing weights. Returns ``stats`` with the saved weights' sha256, as written.
     """
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        stats["weights_sha256"] = sha256_file(tmp / "model.safetensors")  # compare across machines
+        stats = {**stats, "weights_sha256": sha256_file(tmp / "model.safetensors")}  # compare across machines
         (tmp / "demo_training.json").write_text(json.dumps(stats, indent=2) + "\n")
         for item in (tmp, *tmp.iterdir()):  # mkdtemp makes 0700; a model dir is shared
             item.chmod(0o755 if item.is_dir() else 0o644)
@@ -274,6 +274,7 @@ def _save_atomically(output_dir: Path, model: Any, tokenizer: Any, stats: dict[s
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return stats
 
 
 def train_model(
@@ -340,5 +341,4 @@ def train_model(
         "torch": torch.__version__,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    _save_atomically(Path(output_dir), model, tokenizer, stats)
-    return stats
+    return _save_atomically(Path(output_dir), model, tokenizer, stats)

@@ -39,7 +39,9 @@ def figure_table(
     """
     frames = []
     for panel in panels:
-        graders = sorted({c.grader for c in curves if c.benchmark == panel.benchmark}) or ["<none>"]
+        graders = sorted({c.grader for c in curves if c.benchmark == panel.benchmark})
+        if not graders:
+            raise ValueError(f"figure panel {panel.title!r} ({panel.benchmark}): no pass@k table for its benchmark")
         wanted = [Curve(grader, model, panel.benchmark) for grader in graders for model in panel.models]
         missing = [c for c in wanted if c not in curves]
         if missing:
@@ -97,8 +99,8 @@ def grid_figure(points: pl.DataFrame, title: str, note: str | None = None) -> pl
         ax.set_ylabel("pass@k" if col == 0 else "")
         handles, labels = ax.get_legend_handles_labels()
         shown = set(data["label"]) | (set(data["grader"]) if by_grader else set())
-        keep = [(h, lab) for h, lab in zip(handles, labels, strict=False) if lab in shown]
-        ax.legend(*zip(*keep, strict=False), fontsize=7, loc="lower right")
+        keep = [(h, lab) for h, lab in zip(handles, labels, strict=True) if lab in shown]
+        ax.legend(*zip(*keep, strict=True), fontsize=7, loc="lower right")
     width_chars = int(PANEL_WIDTH_IN * n_cols * TITLE_CHARS_PER_INCH)
     title_lines = textwrap.wrap(title, width_chars) or [""]
     fig.suptitle("\n".join(title_lines))

@@ -88,7 +88,7 @@ def _draw_chunk(engine: Engine, job: SampleSpec, problems: pl.DataFrame) -> pl.D
     pending: list[int] = []
     starter = problems["starter_code"] if "starter_code" in problems.columns else [""] * problems.height
     for (problem_id, question), starter_code in zip(
-        problems.select("problem_id", "question").iter_rows(), starter, strict=False
+        problems.select("problem_id", "question").iter_rows(), starter, strict=True
     ):
         prompt_ids = engine.tokenize(render(job.template, question, starter_code or ""))
         budget = min(sampling["max_tokens"], engine.max_model_len - len(prompt_ids))

@@ -127,6 +127,10 @@ VERDICTS = Schema(
     },
     {"status": MATH_STATUSES | CODE_STATUSES},
 )
+VERDICTS_OF_KIND: dict[str, Schema] = {
+    kind: Schema(f"{kind} verdicts", VERDICTS.columns, {"status": words}) for kind, words in VERDICT_STATUSES.items()
+}
+"""What the verify stage writes: a math shard holds only math words, a code shard only code words."""
 COUNTS = Schema("counts", {"problem_id": pl.String(), "index": pl.Int64(), "n": pl.Int64(), "c": pl.Int64()})
 PASSK = Schema("pass@k", {"k": pl.Int64(), "pass_at_k": pl.Float64(), "n_problems": pl.Int64()})
 DISAGREEMENTS = Schema(

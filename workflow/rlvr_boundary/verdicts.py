@@ -83,7 +83,7 @@ def verify(
     record = tables.provenance(
         stage="verify", kind=kind, **asdict(spec), cost=cost, samples_provenance=tables.read_provenance(samples_path)
     )
-    tables.write(frame, output, tables.VERDICTS, record)
+    tables.write(frame, output, tables.VERDICTS_OF_KIND[kind], record)
 
 
 def disagreements(

@@ -204,7 +204,7 @@ def _surface_area(base_edge: float, height: float) -> float:
 def _digit_distance_nums(num1: int, num2: int) -> int:
     a, b = str(num1), str(num2)
     width = max(len(a), len(b))
-    return sum(abs(int(x) - int(y)) for x, y in zip(a.zfill(width), b.zfill(width), strict=False))
+    return sum(abs(int(x) - int(y)) for x, y in zip(a.zfill(width), b.zfill(width), strict=True))
 
 
 class _Huge:
@@ -289,7 +289,7 @@ def _lcb_stdout_match(output: str, expected: str) -> bool:
     want = [line.strip() for line in expected.strip().split("\n")]
     if len(got) != len(want):
         return False
-    for a, b in zip(got, want, strict=False):
+    for a, b in zip(got, want, strict=True):
         if a == b:
             continue
         try:

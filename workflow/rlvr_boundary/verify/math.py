@@ -155,7 +155,7 @@ class _Batch:
         """One verdict per key: fast paths here, the rest in ``workers`` processes (0: here)."""
         pair_of_key: list[int | None] = []
         pairs: dict[tuple[str, str], int] = {}
-        for key, (gold, extracted) in enumerate(zip(self._golds, self._extracted, strict=False)):
+        for key, (gold, extracted) in enumerate(zip(self._golds, self._extracted, strict=True)):
             pair = None
             if self._status[key] == "ok":
                 try:
@@ -170,13 +170,13 @@ class _Batch:
             if outcomes[number] is None:
                 pending.append((number, pair))
         engine_outcomes = self._engine([pair for _, pair in pending], timeout_s, workers)
-        for (number, _), outcome in zip(pending, engine_outcomes, strict=False):
+        for (number, _), outcome in zip(pending, engine_outcomes, strict=True):
             outcomes[number] = outcome
         verdicts = [
             _verdict(False, extracted, status)
             if pair is None
             else _verdict(outcomes[pair].correct, extracted, outcomes[pair].status)
-            for pair, extracted, status in zip(pair_of_key, self._extracted, self._status, strict=False)
+            for pair, extracted, status in zip(pair_of_key, self._extracted, self._status, strict=True)
         ]
         engine = [outcomes[number] for number, _ in pending]
         checked = [o for o in outcomes if o is not None]
@@ -221,7 +221,7 @@ def grade(
         raise ValueError("responses, golds and problem_ids must have the same length")
     problems: Iterable[object | None] = problem_ids if problem_ids is not None else [None] * len(golds)
     batch = _Batch(grader)
-    keys = array("I", (batch.add(*row) for row in zip(responses, golds, problems, strict=False)))
+    keys = array("I", (batch.add(*row) for row in zip(responses, golds, problems, strict=True)))
     verdicts, stats = batch.grade(timeout_s=timeout_s, workers=workers)
     return [verdicts[k] for k in keys], stats
 

@@ -207,7 +207,7 @@ def _structure(gold: str, pred: str) -> bool | None:
         if g_values is not None and p_values is not None:
             return g_values == p_values
         if len(g_group[2]) != len(p_group[2]) or any(
-            _values_apart(_values(a), _values(b)) for a, b in zip(g_group[2], p_group[2], strict=False)
+            _values_apart(_values(a), _values(b)) for a, b in zip(g_group[2], p_group[2], strict=True)
         ):
             return False
     if g_group is None and p_group is None:
@@ -295,7 +295,7 @@ def _values_apart(gold: list[complex] | None, pred: list[complex] | None) -> boo
         return False
     if len(gold) != len(pred):
         return True
-    return any(_apart(g, p) for g, p in zip(gold, pred, strict=False))
+    return any(_apart(g, p) for g, p in zip(gold, pred, strict=True))
 
 
 def _apart(gold: complex, pred: complex) -> bool:
