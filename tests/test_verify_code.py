@@ -479,7 +479,9 @@ def test_every_canonical_solution_passes_and_a_broken_variant_fails(source: Path
     responses = [fenced(row["canonical_solution"]) for row in rows] + [fenced(_broken(row)) for row in rows]
     verdicts = cv.verify_batch(responses, rows + rows, workers=2)
     failures = [
-        (r["problem_id"], v.status, v.detail) for r, v in zip(rows, verdicts, strict=True) if v.status != "passed"
+        (r["problem_id"], v.status, v.detail)
+        for r, v in zip(rows, verdicts[: len(rows)], strict=True)
+        if v.status != "passed"
     ]
     assert not failures, failures
     not_failed = [
