@@ -24,8 +24,10 @@ $(STAMP): pyproject.toml
 # Rules call `python -m rlvr_boundary`: the venv's bin must come first on PATH.
 ACTIVATE := . $(VENV)/bin/activate &&
 
+# The demo's figures, tables, statistics and lucky-guess pages, then the report of all of them.
 demo: $(STAMP)
-	$(ACTIVATE) snakemake --profile profiles/demo figures/fig2.pdf
+	$(ACTIVATE) snakemake --profile profiles/demo demo \
+	  && snakemake --profile profiles/demo demo --report figures/report.html
 
 test: $(STAMP)
 	$(ACTIVATE) python -m pytest

@@ -15,10 +15,14 @@ include: "workflow/rules/prepare.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/verify.smk"
 include: "workflow/rules/passk.smk"
+include: "workflow/rules/stats.smk"
 include: "workflow/rules/figures.smk"
 
 
+report: "workflow/report/workflow.rst"
+
+
 rule all:
+    """Every figure and table, each pass@k figure's statistics, per-shard curves, lucky-guess pages."""
     input:
-        expand("figures/{figure}.pdf", figure=config["figures"]),
-        expand("figures/{table}.csv", table=config["tables"]),
+        dag.all_targets(config),

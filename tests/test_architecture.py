@@ -87,6 +87,8 @@ FORBIDDEN = {
     # the maths knows no table, model or verifier
     "rlvr_boundary.passk": HEAVY | JUDGING | PREPARING | CLUSTER | {"polars", "rlvr_boundary.tables"},
     "rlvr_boundary.config": HEAVY | JUDGING | PREPARING | CLUSTER | {"polars", "rlvr_boundary.layout"},
+    # the statistics take counts and return numbers (polars frames): no table I/O, no stage
+    "rlvr_boundary.stats": HEAVY | JUDGING | PREPARING | CLUSTER | {"rlvr_boundary.tables", "rlvr_boundary.specs"},
     "rlvr_boundary.layout": HEAVY | JUDGING | PREPARING | CLUSTER | {"polars", "rlvr_boundary.config"},
     "rlvr_boundary.specs": HEAVY | JUDGING | PREPARING | CLUSTER | {"rlvr_boundary.config"},
     # sampling never judges, and reading a prepared table does not import preparing
@@ -95,6 +97,13 @@ FORBIDDEN = {
     "rlvr_boundary.verdicts": HEAVY | PREPARING | CLUSTER | {"rlvr_boundary.sampling", "rlvr_boundary.engines"},
     "rlvr_boundary.counts": HEAVY | JUDGING | PREPARING | CLUSTER | {"rlvr_boundary.sampling"},
     "rlvr_boundary.curves": HEAVY | JUDGING | PREPARING | CLUSTER | {"rlvr_boundary.sampling"},
+    "rlvr_boundary.comparisons": HEAVY
+    | JUDGING
+    | PREPARING
+    | CLUSTER
+    | {"rlvr_boundary.sampling", "rlvr_boundary.figures"},
+    # reading judged samples back never re-judges them
+    "rlvr_boundary.lucky": HEAVY | JUDGING | PREPARING | CLUSTER | {"rlvr_boundary.sampling"},
     # figures read tables only
     "rlvr_boundary.figures": {"vllm", "torch"}
     | JUDGING

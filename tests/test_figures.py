@@ -15,8 +15,17 @@ from rlvr_boundary.layout import Curve, Panel
 
 def _passk(path: Path, n: int, accuracy: float) -> Path:
     ks = np.arange(1, n + 1)
+    curve = 1 - (1 - accuracy) ** ks
     frame = pl.DataFrame(
-        {"k": ks, "pass_at_k": 1 - (1 - accuracy) ** ks, "n_problems": np.full(n, 30)}, schema=tables.PASSK.columns
+        {
+            "k": ks,
+            "pass_at_k": curve,
+            "low": curve * 0.9,
+            "high": np.minimum(curve * 1.1, 1.0),
+            "posterior_sd": np.full(n, 0.01),
+            "n_problems": np.full(n, 30),
+        },
+        schema=tables.PASSK.columns,
     )
     tables.write_parquet(frame, path, {"stage": "passk"})
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -49,6 +50,7 @@ def test_paper_plan_for_figure_2() -> None:
         "verify": 240,
         "count": 32,
         "passk": 32,
+        "figure_stats": 1,
         "figure": 1,
     }
 
@@ -59,13 +61,43 @@ def test_one_model_one_benchmark_is_one_target() -> None:
     assert job_counts(result.stdout) == {"prepare": 1, "sample": 4, "verify": 4, "count": 1, "passk": 1}
 
 
+def test_the_public_reproduction_is_one_pair_target() -> None:
+    """Qwen2.5-7B vs SimpleRL-Zoo-7B on MATH500 (PAPER.md section 9): 4 shards of 32 per model,
+    their counts, and one statistics job; the per-seed curves are one more target each."""
+    pair = "results/stats/pairs/ours/math500/qwen2.5-7b/simplerl-zoo-qwen2.5-7b.csv"
+    result = snakemake(pair, "results/passk_by_shard/ours/qwen2.5-7b/math500.parquet", "-n", "--quiet", "rules")
+    assert job_counts(result.stdout) == {
+        "prepare": 1,
+        "sample": 8,
+        "verify": 8,
+        "count": 2,
+        "pair_stats": 1,
+        "shard_passk": 1,
+    }
+
+
+def test_histogram_figures_need_counts_only() -> None:
+    result = snakemake("figures/fig13.pdf", "-n", "--quiet", "rules")
+    counts = job_counts(result.stdout)
+    assert counts["histogram_figure"] == 1 and counts["count"] == 6 * 8 and "passk" not in counts
+
+
 @pytest.mark.parametrize(
     ("target", "expected"),
     [
         # Fig. 3: 2 models x LCB (279 problems, n = 64, 32k tokens): 16 shards of 4 each to fit 8 h at 14B.
-        ("figures/fig3.pdf", {"prepare": 1, "sample": 32, "verify": 32, "count": 2, "passk": 2, "figure": 1}),
-        ("figures/fig4.pdf", {"prepare": 2, "sample": 6, "verify": 6, "count": 4, "passk": 4, "figure": 1}),
-        ("figures/fig11.pdf", {"prepare": 2, "sample": 20, "verify": 20, "count": 4, "passk": 4, "figure": 1}),
+        (
+            "figures/fig3.pdf",
+            {"prepare": 1, "sample": 32, "verify": 32, "count": 2, "passk": 2, "figure_stats": 1, "figure": 1},
+        ),
+        (
+            "figures/fig4.pdf",
+            {"prepare": 2, "sample": 6, "verify": 6, "count": 4, "passk": 4, "figure_stats": 1, "figure": 1},
+        ),
+        (
+            "figures/fig11.pdf",
+            {"prepare": 2, "sample": 20, "verify": 20, "count": 4, "passk": 4, "figure_stats": 1, "figure": 1},
+        ),
         ("figures/table5.csv", {"prepare": 1, "sample": 16, "verify": 16, "count": 2, "solvable_table": 1}),
     ],
 )
@@ -89,6 +121,8 @@ MINI_OVERLAY = {
         "dtype": "float32",
     },
     "demo": {
+        "figures": ["fig2", "hist"],
+        "tables": ["solvable"],
         "benchmarks": {"mini": {"kind": "add", "problems": 8, "seed": 5}},
         "models": {"short": {"steps": 20, "seed": 0}, "longer": {"steps": 20, "seed": 0, "init_from": "short"}},
     },
@@ -134,7 +168,15 @@ MINI_OVERLAY = {
             "rows": ["lcb-mini", "lcb-mini-full"],
             "columns": [{"title": "tiny", "models": ["short", "longer"]}],
         },
+        "hist": {
+            "title": "mini accuracy",
+            "kind": "histogram",
+            "rows": ["mini"],
+            "columns": [{"title": "tiny", "models": ["short", "longer"]}],
+        },
     },
+    "stats": {"resamples": 200},
+    "lucky_guesses": {"below": 0.5, "examples": {"mini": [0]}},
     "tables": {
         "solvable": {
             "title": "mini table",
@@ -171,7 +213,7 @@ def mini_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(PROJECT / "config.yaml", work / "config.yaml")
     shutil.copy(PROJECT / "tests/data/lcb_fixture.jsonl", work / "lcb.jsonl")
     (work / "mini.yaml").write_text(yaml.safe_dump(MINI_OVERLAY))
-    targets = ["figures/fig2.pdf", "figures/graders/fig2.pdf", "figures/code.pdf", "figures/solvable.csv"]
+    targets = ["demo", "figures/graders/fig2.pdf", "figures/code.pdf"]
     snakemake(*targets, *mini_args(work), cwd=work)
     return work
 
@@ -323,3 +365,91 @@ def test_verify_stage_passes_a_correct_program_on_the_prepared_table(mini_run: P
     verdicts = pl.read_parquet(tmp_path / "v.parquet")
     assert verdicts["status"].to_list() == ["passed", "failed"]
     assert verdicts["correct"].to_list() == [True, False]
+
+
+@pytest.mark.workflow
+def test_mini_demo_statistics_match_the_counts(mini_run: Path) -> None:
+    """rule demo builds the figure's statistics from the same counts the curves come from."""
+    from rlvr_boundary import stats
+
+    counts = {
+        m: tables.read(mini_run / f"results/counts/ours/{m}/mini.parquet", tables.COUNTS) for m in ("short", "longer")
+    }
+    summary = tables.check(
+        pl.read_csv(mini_run / "results/stats/fig2.csv", schema_overrides=tables.PAIR_STATS.columns),
+        tables.PAIR_STATS,
+        "fig2 stats",
+    )
+    row = summary.row(0, named=True)
+    assert (row["model_a"], row["model_b"], row["k_max"], row["resamples"]) == ("short", "longer", 4, 200)
+    want = stats.compare_pair(
+        counts["short"]["n"], counts["short"]["c"], counts["longer"]["n"], counts["longer"]["c"], resamples=200
+    )
+    assert row["pass1_a"] == pytest.approx(want.pass1_a.estimate, abs=1e-15)
+    assert row["difference_kmax_low"] == pytest.approx(want.difference_kmax.low, abs=1e-15)
+    assert row["crossover_k"] == want.crossover.k and row["both"] == want.support.preserved
+    passk = tables.read(mini_run / "results/passk/ours/short/mini.parquet", tables.PASSK)
+    assert passk["pass_at_k"][0] == pytest.approx(row["pass1_a"], abs=1e-15)
+    assert (passk["low"] <= passk["pass_at_k"]).all() and (passk["pass_at_k"] <= passk["high"]).all()
+    sets = pl.read_csv(mini_run / "results/stats/fig2.solvable.csv", schema_overrides=tables.SOLVABLE_SETS.columns)
+    assert sets["problems"].sum() == counts["short"].height
+    differences = pl.read_csv(mini_run / "results/stats/fig2.differences.csv")
+    assert differences["k"].to_list() == [1, 2, 3, 4]
+
+
+@pytest.mark.workflow
+def test_mini_demo_histogram_shards_and_lucky_pages(mini_run: Path) -> None:
+    bins = pl.read_csv(mini_run / "figures/hist.csv")
+    assert bins.group_by("model").agg(pl.col("problems").sum())["problems"].to_list() == [8, 8]
+    shards = tables.read(mini_run / "results/passk_by_shard/ours/short/mini.parquet", tables.SHARD_PASSK)
+    assert sorted(set(shards["seed"])) == [0, 1] and shards["k"].max() == 2
+    page = (mini_run / "results/lucky/ours/mini/short/longer.html").read_text()
+    counts = tables.read(mini_run / "results/counts/ours/short/mini.parquet", tables.COUNTS)
+    rare = counts.filter((pl.col("c") > 0) & (pl.col("c") < 0.5 * pl.col("n")))
+    for row in rare.iter_rows(named=True):
+        assert f"Problem {row['index']} ({row['problem_id']}): {row['c']} of 4 correct" in page
+    assert "Problem 0 (" in page  # the configured example
+    summary = json.loads((mini_run / "figures/fig2.provenance.json").read_text())
+    assert set(summary["models"]) == {"short", "longer"}
+    assert summary["models"]["short"]["prompt_template"] == "qwen-boxed"
+    assert summary["datasets"]["mini"]["source"]["sha256"]
+    assert {"sample", "verify", "count", "passk"} <= set(summary["packages"])
+
+
+@pytest.mark.workflow
+def test_mini_demo_report_holds_every_item_with_its_caption(mini_run: Path) -> None:
+    report = mini_run / "report.zip"
+    snakemake("demo", *mini_args(mini_run), "--report", str(report), cwd=mini_run)
+    import zipfile
+
+    with zipfile.ZipFile(report) as archive:
+        names = archive.namelist()
+        text = "".join(archive.read(n).decode("utf-8", "replace") for n in names if n.endswith((".html", ".js")))
+    for item in ("fig2.pdf", "hist.pdf", "fig2.csv", "solvable.csv", "fig2.provenance.json", "longer.html"):
+        assert any(n.endswith(item) for n in names), item
+    assert "problem-bootstrap band" in text and "20 + 20 steps" in text  # captions, with the models named
+
+
+@pytest.mark.workflow
+def test_the_notebook_executes_on_the_demo_results(mini_run: Path) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.read(PROJECT / "notebooks/explore_pair.ipynb", as_version=4)
+    env = {"RLVR_RESULTS": str(mini_run), "RLVR_FIGURE": "fig2"}
+    import os
+
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key)
+            else:
+                os.environ[key] = value
+    printed = "".join(
+        out.get("text", "") for cell in notebook.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+    )
+    assert "paired difference matches the pipeline's table at 4 k" in printed
+    assert "solvable split:" in printed

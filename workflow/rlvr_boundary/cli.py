@@ -64,17 +64,49 @@ def _count(args: argparse.Namespace) -> None:
 def _passk(args: argparse.Namespace) -> None:
     from rlvr_boundary import curves
 
-    curves.passk(args.counts, args.output)
+    curves.passk(args.spec, args.counts, args.output)
+
+
+def _shard_passk(args: argparse.Namespace) -> None:
+    from rlvr_boundary import curves
+
+    curves.shard_passk(args.spec, args.verdicts, args.benchmark_table, args.output)
+
+
+def _stats(args: argparse.Namespace) -> None:
+    from rlvr_boundary import comparisons
+
+    comparisons.figure_stats(args.spec, args.counts, args.output)
+
+
+def _lucky(args: argparse.Namespace) -> None:
+    from rlvr_boundary import lucky
+
+    if len(args.counts) != 2:
+        raise ValueError(f"lucky: --counts takes the two models' counts, got {len(args.counts)} files")
+    runs = {
+        model: lucky.ModelRuns(counts, verdicts, samples)
+        for model, counts, verdicts, samples in zip(
+            args.spec.models,
+            args.counts,
+            (args.verdicts_a, args.verdicts_b),
+            (args.samples_a, args.samples_b),
+            strict=True,
+        )
+    }
+    lucky.export(args.spec, runs, args.benchmark_table, args.output)
 
 
 def _figure(args: argparse.Namespace) -> None:
     from rlvr_boundary import figures
 
-    spec = args.spec
-    if len(spec.curves) != len(args.passk):
-        raise ValueError(f"figure: {len(spec.curves)} curves in the spec but {len(args.passk)} --passk files")
-    points = figures.figure_table(spec.panels, dict(zip(spec.curves, args.passk, strict=True)), spec.models)
-    figures.draw(points, spec.title, args.output, note=spec.note)
+    figures.passk_figure(args.spec, args.passk, args.output, args.stats)
+
+
+def _histogram(args: argparse.Namespace) -> None:
+    from rlvr_boundary import figures
+
+    figures.histogram_figure(args.spec, args.counts, args.output)
 
 
 def _solvable(args: argparse.Namespace) -> None:
@@ -171,14 +203,72 @@ def build_parser() -> argparse.ArgumentParser:
         _count,
         {"--verdicts": many, "--benchmark-table": {}, "--output": {}},
     )
-    _stage(sub, "passk", "pass@k for k = 1..n", None, _passk, {"--counts": {}, "--output": {}})
+    _stage(
+        sub,
+        "passk",
+        "pass@k for k = 1..n with bootstrap band and posterior sd",
+        specs.CurveSpec,
+        _passk,
+        {"--counts": {}, "--output": {}},
+    )
+    _stage(
+        sub,
+        "shard-passk",
+        "pass@k of each seed shard on its own",
+        specs.ShardCurveSpec,
+        _shard_passk,
+        {
+            "--verdicts": many | {"help": "verdict shards, in the order of spec.shards"},
+            "--benchmark-table": {},
+            "--output": {},
+        },
+    )
+    _stage(
+        sub,
+        "stats",
+        "pair statistics of a figure: intervals, difference, crossover, Delta-SE, solvable sets",
+        specs.StatsSpec,
+        _stats,
+        {
+            "--counts": many | {"help": "count tables, in the order of spec.curves"},
+            "--output": {"nargs": 4, "help": "statistics CSV, differences CSV, solvable-sets CSV, provenance JSON"},
+        },
+    )
+    _stage(
+        sub,
+        "lucky",
+        "correct responses on rarely solved problems of a pair (HTML)",
+        specs.LuckySpec,
+        _lucky,
+        {
+            "--counts": many | {"help": "the two models' count tables, in the order of spec.models"},
+            "--verdicts-a": many,
+            "--verdicts-b": many,
+            "--samples-a": many,
+            "--samples-b": many,
+            "--benchmark-table": {},
+            "--output": {},
+        },
+    )
     _stage(
         sub,
         "figure",
-        "draw one figure grid (PDF + CSV beside it)",
+        "draw one pass@k figure grid (PDF + CSV + provenance JSON beside it)",
         specs.FigureSpec,
         _figure,
-        {"--passk": many | {"help": "pass@k tables, in the order of spec.curves"}, "--output": {}},
+        {
+            "--passk": many | {"help": "pass@k tables, in the order of spec.curves"},
+            "--stats": {"required": False, "default": None, "help": "the figure's statistics CSV (crossover marks)"},
+            "--output": {},
+        },
+    )
+    _stage(
+        sub,
+        "histogram",
+        "draw one accuracy-histogram figure (PDF + CSV + provenance JSON beside it)",
+        specs.FigureSpec,
+        _histogram,
+        {"--counts": many | {"help": "count tables, in the order of spec.curves"}, "--output": {}},
     )
     _stage(
         sub,

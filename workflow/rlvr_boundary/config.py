@@ -116,6 +116,13 @@ def _check_references(config: dict[str, Any], source: str) -> None:
                     raise ConfigError(f"{source}: figures.{fig}.columns.{j}.models.{m}: unknown model {model!r}")
                 for bench in figure["rows"]:
                     _checked_template(config, model, bench, f"{source}: figures.{fig}: {model} on {bench}")
+    for key in ("figures", "tables"):
+        for name in config.get("demo", {}).get(key, []):
+            if name not in config[key]:
+                raise ConfigError(f"{source}: demo.{key}: unknown {key[:-1]} {name!r}")
+    for bench in config["lucky_guesses"]["examples"]:
+        if bench not in benchmarks:
+            raise ConfigError(f"{source}: lucky_guesses.examples.{bench}: unknown benchmark")
     for name, table in config.get("tables", {}).items():
         if table["benchmark"] not in benchmarks:
             raise ConfigError(f"{source}: tables.{name}.benchmark: unknown benchmark {table['benchmark']!r}")

@@ -19,16 +19,23 @@ from rlvr_boundary.config import (
     source_kind,
     template_for,
 )
-from rlvr_boundary.layout import Curve, panels
+from rlvr_boundary.layout import Curve, Panel, panel_pairs, panels
 from rlvr_boundary.specs import (
+    Bootstrap,
+    Comparison,
     CountSpec,
+    CurveSpec,
     DisagreementSpec,
     FigureSpec,
+    LuckySpec,
     PrepareSpec,
     SampleSpec,
+    ShardCurveSpec,
     SolvableSpec,
+    StatsSpec,
     VerifySpec,
 )
+from rlvr_boundary.tables import config_hash
 
 SAMPLING_MODEL_KEYS = ("hf_id", "revision", "path", "tensor_parallel_size", "max_model_len")
 """Model keys that change what is sampled (labels and roles only change plots; the prompt
@@ -59,6 +66,34 @@ def passk_path(grader: str, model: str, benchmark: str) -> str:
 
 def disagreements_path(model: str, benchmark: str) -> str:
     return f"results/grader_disagreements/{model}/{benchmark}.parquet"
+
+
+def shard_passk_path(grader: str, model: str, benchmark: str) -> str:
+    return f"results/passk_by_shard/{grader}/{model}/{benchmark}.parquet"
+
+
+def pair_stem(grader: str, benchmark: str, model_a: str, model_b: str) -> str:
+    return f"pairs/{grader}/{benchmark}/{model_a}/{model_b}"
+
+
+def stats_paths(name: str) -> dict[str, str]:
+    """The statistics stage's outputs, by role, for a figure or a ``pair_stem``."""
+    stem = f"results/stats/{name}"
+    return {
+        "stats": f"{stem}.csv",
+        "differences": f"{stem}.differences.csv",
+        "solvable": f"{stem}.solvable.csv",
+        "provenance": f"{stem}.provenance.json",
+    }
+
+
+def lucky_path(grader: str, benchmark: str, model_a: str, model_b: str) -> str:
+    return f"results/lucky/{grader}/{benchmark}/{model_a}/{model_b}.html"
+
+
+def figures_of_kind(config: dict[str, Any], kind: str) -> list[str]:
+    """The configured figures of one kind (``passk`` or ``histogram``)."""
+    return [name for name, spec in config["figures"].items() if spec["kind"] == kind]
 
 
 def check_grader(config: dict[str, Any], grader: str, benchmark: str) -> None:
@@ -142,6 +177,29 @@ def count_spec(config: dict[str, Any], model: str, benchmark: str) -> CountSpec:
     return CountSpec(benchmark, n_samples(config, model, benchmark))
 
 
+def bootstrap(config: dict[str, Any]) -> Bootstrap:
+    settings = config["stats"]
+    return Bootstrap(settings["resamples"], settings["level"], settings["seed"])
+
+
+def curve_spec(config: dict[str, Any]) -> CurveSpec:
+    return CurveSpec(bootstrap(config))
+
+
+def shard_curve_spec(config: dict[str, Any], model: str, benchmark: str) -> ShardCurveSpec:
+    return ShardCurveSpec(benchmark, tuple(jobs.shards(config, model, benchmark)))
+
+
+def shard_curve_targets(config: dict[str, Any]) -> list[str]:
+    """Per-shard curves of every curve of every pass@k figure drawn from more than one shard."""
+    curves = dict.fromkeys(c for figure in figures_of_kind(config, "passk") for c in figure_curves(config, figure))
+    return [
+        shard_passk_path(c.grader, c.model, c.benchmark)
+        for c in curves
+        if len(jobs.shards(config, c.model, c.benchmark)) > 1
+    ]
+
+
 def disagreement_spec(benchmark: str) -> DisagreementSpec:
     return DisagreementSpec(benchmark, MATH_GRADERS)
 
@@ -173,16 +231,118 @@ def figure_disagreements(config: dict[str, Any], figure: str) -> list[str]:
     return [disagreements_path(model, benchmark) for model, benchmark in pairs]
 
 
+def figure_counts(config: dict[str, Any], figure: str) -> list[str]:
+    """The figure's counts files, in the order of its spec's curves (histograms, statistics)."""
+    return [counts_path(c.grader, c.model, c.benchmark) for c in figure_curves(config, figure)]
+
+
+def _model_labels(config: dict[str, Any], figure: str) -> dict[str, dict[str, str]]:
+    used = {m for p in panels(config, figure) for m in p.models}
+    return {m: {"label": config["models"][m]["label"], "role": config["models"][m]["role"]} for m in sorted(used)}
+
+
 def figure_spec(config: dict[str, Any], figure: str, *, all_graders: bool = False) -> FigureSpec:
-    grid = panels(config, figure)
-    used = {m for p in grid for m in p.models}
+    spec = config["figures"][figure]
     return FigureSpec(
-        title=config["figures"][figure]["title"],
-        panels=tuple(grid),
+        title=spec["title"],
+        panels=tuple(panels(config, figure)),
         curves=tuple(figure_curves(config, figure, all_graders=all_graders)),
-        models={m: {"label": config["models"][m]["label"], "role": config["models"][m]["role"]} for m in sorted(used)},
-        note=config["figures"][figure].get("note"),
+        models=_model_labels(config, figure),
+        note=spec.get("note"),
+        bands=spec["bands"],
     )
+
+
+def stats_spec(config: dict[str, Any], figure: str) -> StatsSpec:
+    """Every panel's first base model (else its first model) against each other model of the panel."""
+    grid = panels(config, figure)
+    models = _model_labels(config, figure)
+    roles = {m: info["role"] for m, info in models.items()}
+    return StatsSpec(
+        name=f"figure {figure}",
+        panels=tuple(grid),
+        curves=tuple(figure_curves(config, figure)),
+        models=models,
+        comparisons=tuple(Comparison(i, a, b) for i, panel in enumerate(grid) for a, b in panel_pairs(panel, roles)),
+        bootstrap=bootstrap(config),
+        delta_se_k=config["stats"]["delta_se_k"],
+    )
+
+
+def pair_counts(config: dict[str, Any], grader: str, benchmark: str, model_a: str, model_b: str) -> list[str]:
+    check_grader(config, grader, benchmark)
+    return [counts_path(grader, model, benchmark) for model in (model_a, model_b)]
+
+
+def pair_stats_spec(config: dict[str, Any], grader: str, benchmark: str, model_a: str, model_b: str) -> StatsSpec:
+    """Any two models on one benchmark, model_a as the reference: one pair, one target."""
+    check_grader(config, grader, benchmark)
+    if model_a == model_b:
+        raise ConfigError(f"pair statistics: {model_a} against itself")
+    spec = {m: config["models"][m] for m in (model_a, model_b)}
+    label = config["benchmarks"][benchmark].get("label", benchmark)
+    panel = Panel(0, 0, benchmark, f"{spec[model_a]['label']} vs {spec[model_b]['label']}", (model_a, model_b), label)
+    return StatsSpec(
+        name=f"pair {model_a} vs {model_b} on {benchmark}",
+        panels=(panel,),
+        curves=tuple(Curve(grader, m, benchmark) for m in (model_a, model_b)),
+        models={m: {"label": spec[m]["label"], "role": spec[m]["role"]} for m in (model_a, model_b)},
+        comparisons=(Comparison(0, model_a, model_b),),
+        bootstrap=bootstrap(config),
+        delta_se_k=config["stats"]["delta_se_k"],
+    )
+
+
+def figure_pairs_by_benchmark(config: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(grader, benchmark, base, other) of every panel pair of every pass@k figure, once each."""
+    found: dict[tuple[str, str, str, str], None] = {}
+    for figure in figures_of_kind(config, "passk"):
+        roles = {m: info["role"] for m, info in _model_labels(config, figure).items()}
+        for panel in panels(config, figure):
+            for model_a, model_b in panel_pairs(panel, roles):
+                found[(grader_for(config, panel.benchmark), panel.benchmark, model_a, model_b)] = None
+    return list(found)
+
+
+def lucky_targets(config: dict[str, Any]) -> list[str]:
+    return [lucky_path(*pair) for pair in figure_pairs_by_benchmark(config)]
+
+
+def lucky_inputs(config: dict[str, Any], grader: str, benchmark: str, model_a: str, model_b: str) -> dict[str, Any]:
+    """Both models' counts, verdict shards and sample shards on the benchmark, and its table."""
+    inputs: dict[str, Any] = {"table": benchmark_table(benchmark)}
+    for side, model in (("a", model_a), ("b", model_b)):
+        inputs[f"counts_{side}"] = counts_path(grader, model, benchmark)
+        inputs[f"verdicts_{side}"] = verdict_shards(config, grader, model, benchmark)
+        inputs[f"samples_{side}"] = sample_shards(config, model, benchmark)
+    return inputs
+
+
+def lucky_spec(config: dict[str, Any], grader: str, benchmark: str, model_a: str, model_b: str) -> LuckySpec:
+    settings = config["lucky_guesses"]
+    return LuckySpec(
+        benchmark=benchmark,
+        grader=grader,
+        models=(model_a, model_b),
+        labels={m: config["models"][m]["label"] for m in (model_a, model_b)},
+        below=settings["below"],
+        examples=tuple(settings["examples"].get(benchmark, ())),
+    )
+
+
+def all_targets(config: dict[str, Any]) -> list[str]:
+    """What ``rule all`` builds: every figure and table, each pass@k figure's statistics, the
+    per-shard curves and the lucky-guess pages."""
+    targets = [f"figures/{figure}.pdf" for figure in config["figures"]]
+    targets += [f"figures/{table}.csv" for table in config["tables"]]
+    targets += [stats_paths(figure)["stats"] for figure in figures_of_kind(config, "passk")]
+    return targets + shard_curve_targets(config) + lucky_targets(config)
+
+
+def demo_targets(config: dict[str, Any]) -> list[str]:
+    """``rule all`` of the demo: the same targets for the figures and tables ``demo`` names."""
+    kept = {"figures": config["demo"]["figures"], "tables": config["demo"]["tables"]}
+    return all_targets({**config, **{key: {n: config[key][n] for n in names} for key, names in kept.items()}})
 
 
 def table_counts(config: dict[str, Any], table: str) -> list[str]:
@@ -207,3 +367,46 @@ def demo_model_init(config: dict[str, Any], model: str) -> list[str]:
     """The demo model a continued demo model starts from."""
     parent = config["demo"]["models"][model].get("init_from")
     return [f"data/demo/models/{parent}"] if parent else []
+
+
+def _source(config: dict[str, Any], benchmark: str) -> str:
+    spec = config["benchmarks"][benchmark]
+    kind = source_kind(config, benchmark)
+    if kind == "local":
+        sha = spec["local"].get("sha256")
+        return f"{spec['local']['path']}" + (f" (sha256 {sha[:12]}…)" if sha else " (built by the demo)")
+    if kind == "hf":
+        return f"hub {spec['hf']['id']}@{spec['hf']['revision']}"
+    return f"{spec['url']['href']} (sha256 {spec['url']['sha256'][:12]}…)"
+
+
+def about(
+    config: dict[str, Any],
+    figure: str | None = None,
+    *,
+    models: list[str] | None = None,
+    benchmarks: list[str] | None = None,
+) -> str:
+    """What a report item rests on, for its caption: models with weights and prompt, benchmarks
+    with source and checksum, n per (model, benchmark), grader, bootstrap settings. The exact
+    provenance of the files read (resolved revisions, package versions, config hashes) is in
+    the item's ``.provenance.json``."""
+    if figure is not None:
+        grid = panels(config, figure)
+        models = list(dict.fromkeys(m for p in grid for m in p.models))
+        benchmarks = list(dict.fromkeys(p.benchmark for p in grid))
+    lines = []
+    for model in models or []:
+        spec = config["models"][model]
+        weights = spec.get("path") or f"{spec['hf_id']}@{spec['revision']}"
+        n = ", ".join(f"{b}: n={n_samples(config, model, b)}" for b in benchmarks or [])
+        lines.append(f"- {spec['label']} ({spec['role']}): {weights}; {n}")
+    for bench in benchmarks or []:
+        label = config["benchmarks"][bench].get("label", bench)
+        lines.append(f"- {label}: {_source(config, bench)}; grader {grader_for(config, bench)}")
+    boot = config["stats"]
+    lines.append(
+        f"- bands and intervals: problem bootstrap, {boot['resamples']} resamples, level {boot['level']}, "
+        f"seed {boot['seed']}; config hash {config_hash(config)}"
+    )
+    return "\n".join(lines)

@@ -1,11 +1,12 @@
-"""Figures and tables: pass@k grids in the paper's layout, drawn from pass@k tables only,
-and the solvable-problem tables (Tables 4, 5), made from per-problem counts. The figure
-stage reads tables and the grid layout; it knows no model, verifier or cluster.
+"""Figures and tables: pass@k grids in the paper's layout, drawn from pass@k tables (with
+their bootstrap bands) and the statistics table (crossover marks); accuracy histograms
+(Figs. 5, 13) and the solvable-problem tables (Tables 4, 5), made from per-problem counts.
+The figure stage reads tables and the grid layout; it knows no model, verifier or cluster.
 
-A figure is a grid (rows = benchmarks, columns = model groups); each panel plots pass@k
-against k on a log2 axis for its models, with the paper's convention of base vs RL colours.
-Every PDF gets a CSV beside it with exactly the plotted numbers, so a reviewer can check a
-point without parsing a plot.
+A figure is a grid (rows = benchmarks, columns = model groups); each pass@k panel plots
+pass@k against k on a log2 axis for its models, with the paper's convention of base vs RL
+colours. Every PDF gets a CSV beside it with exactly the plotted numbers, so a reviewer can
+check a point without parsing a plot, and a JSON summary of its inputs' provenance.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 
@@ -21,8 +23,10 @@ import matplotlib.pyplot as plt
 import polars as pl
 import seaborn as sns
 
-from rlvr_boundary import tables
+from rlvr_boundary import stats, tables
+from rlvr_boundary.comparisons import matched_counts
 from rlvr_boundary.layout import Curve, Panel
+from rlvr_boundary.specs import FigureSpec
 
 ROLE_COLOURS = {"base": "#1f77b4", "rl": "#d62728", "instruct": "#2ca02c", "distill": "#9467bd"}
 PANEL_WIDTH_IN, PANEL_HEIGHT_IN = 3.2, 2.6
@@ -62,18 +66,62 @@ def figure_table(
                     pl.lit(curve.grader).alias("grader"),
                     "k",
                     "pass_at_k",
+                    "low",
+                    "high",
                     "n_problems",
                 )
             )
     return pl.concat(frames)
 
 
-def grid_figure(points: pl.DataFrame, title: str, note: str | None = None) -> plt.Figure:
-    """The figure grid of ``points``: one panel per (row, col); a long title wraps to the page."""
+def _paths_by_curve(spec: FigureSpec, paths: Sequence[str | Path], what: str) -> dict[Curve, str | Path]:
+    if len(spec.curves) != len(paths):
+        raise ValueError(f"figure: {len(spec.curves)} curves in the spec but {len(paths)} {what} files")
+    return dict(zip(spec.curves, paths, strict=True))
+
+
+def _grid(points: pl.DataFrame) -> tuple[plt.Figure, Any, int, int]:
     sns.set_theme(style="whitegrid", context="paper")
     n_rows, n_cols = int(points["row"].max()) + 1, int(points["col"].max()) + 1
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(PANEL_WIDTH_IN * n_cols, PANEL_HEIGHT_IN * n_rows), squeeze=False)
+    return fig, axes, n_rows, n_cols
+
+
+def _mark_crossovers(ax: plt.Axes, crossovers: pl.DataFrame, roles: Mapping[str, str]) -> None:
+    """A dotted line at each pair's crossover k (base >= the other from there), its interval shaded."""
+    for row in crossovers.iter_rows(named=True):
+        if row["crossover_k"] is None:
+            continue
+        colour = ROLE_COLOURS[roles[row["model_b"]]]
+        if row["crossover_low"] is not None and row["crossover_high"] is not None:
+            ax.axvspan(row["crossover_low"], row["crossover_high"], color=colour, alpha=0.06, lw=0)
+        ax.axvline(row["crossover_k"], color=colour, ls=":", lw=1.2)
+        ax.annotate(
+            f"k={row['crossover_k']}",
+            (row["crossover_k"], 0.03),
+            fontsize=6,
+            color=colour,
+            xytext=(2, 0),
+            textcoords="offset points",
+        )
+
+
+def grid_figure(
+    points: pl.DataFrame,
+    title: str,
+    note: str | None = None,
+    *,
+    bands: bool = True,
+    crossovers: pl.DataFrame | None = None,
+) -> plt.Figure:
+    """The figure grid of ``points``: one panel per (row, col); a long title wraps to the page.
+
+    ``bands`` shades each curve's bootstrap interval; ``crossovers`` (rows of the statistics
+    table) marks where a base model reaches the other model of its pair.
+    """
+    fig, axes, n_rows, n_cols = _grid(points)
     by_grader = points["grader"].n_unique() > 1
+    roles = dict(points.select("model", "role").unique().iter_rows())
     for (row, col), panel in points.group_by(["row", "col"], maintain_order=True):
         ax = axes[row][col]
         data = panel.to_pandas()
@@ -88,10 +136,20 @@ def grid_figure(points: pl.DataFrame, title: str, note: str | None = None) -> pl
             dashes=by_grader,
             ax=ax,
             linewidth=1.6,
+            errorbar=None,
         )
         powers = data[(data["k"] & (data["k"] - 1)) == 0]
         for _, group in powers.groupby(["label", "grader"] if by_grader else "label", sort=False):
             ax.plot(group["k"], group["pass_at_k"], "o", ms=3, color=ROLE_COLOURS[group["role"].iloc[0]])
+        if bands:
+            for _, group in data.groupby(["label", "grader"], sort=False):
+                colour = ROLE_COLOURS[group["role"].iloc[0]]
+                ax.fill_between(group["k"], group["low"], group["high"], color=colour, alpha=0.18, lw=0)
+        if crossovers is not None:
+            mine = crossovers.filter(
+                (pl.col("panel") == panel["panel"][0]) & (pl.col("benchmark") == panel["benchmark"][0])
+            )
+            _mark_crossovers(ax, mine, roles)
         ax.set_xscale("log", base=2)
         ax.set_ylim(0, 1.02)
         ax.set_title(f"{panel['panel'][0]} — {panel['benchmark_label'][0]}", fontsize=9)
@@ -101,6 +159,11 @@ def grid_figure(points: pl.DataFrame, title: str, note: str | None = None) -> pl
         shown = set(data["label"]) | (set(data["grader"]) if by_grader else set())
         keep = [(h, lab) for h, lab in zip(handles, labels, strict=True) if lab in shown]
         ax.legend(*zip(*keep, strict=True), fontsize=7, loc="lower right")
+    _titles(fig, title, note, n_rows, n_cols)
+    return fig
+
+
+def _titles(fig: plt.Figure, title: str, note: str | None, n_rows: int, n_cols: int) -> None:
     width_chars = int(PANEL_WIDTH_IN * n_cols * TITLE_CHARS_PER_INCH)
     title_lines = textwrap.wrap(title, width_chars) or [""]
     fig.suptitle("\n".join(title_lines))
@@ -110,40 +173,146 @@ def grid_figure(points: pl.DataFrame, title: str, note: str | None = None) -> pl
         )
     title_share = 0.03 * len(title_lines) / n_rows
     fig.tight_layout(rect=(0, 0.02 if note else 0, 1, 1 - title_share))
-    return fig
 
 
-def draw(points: pl.DataFrame, title: str, pdf: str | Path, note: str | None = None) -> None:
-    """Render the grid to ``pdf`` and write ``points`` as CSV beside it (both atomically)."""
-    fig = grid_figure(points, title, note)
-    pdf = Path(pdf)
+def provenance_path(pdf: str | Path) -> Path:
+    """Where a figure's provenance summary goes: beside it, ``{fig}.provenance.json``."""
+    return Path(pdf).with_suffix(".provenance.json")
+
+
+def _save(fig: plt.Figure, pdf: str | Path) -> None:
     with tables.atomic_path(pdf) as tmp:
         fig.savefig(tmp, format="pdf")
     plt.close(fig)
-    tables.write_csv(points, pdf.with_suffix(".csv"), tables.FIGURE_POINTS)
+
+
+def draw(
+    points: pl.DataFrame,
+    title: str,
+    pdf: str | Path,
+    note: str | None = None,
+    *,
+    bands: bool = True,
+    crossovers: pl.DataFrame | None = None,
+) -> None:
+    """Render the grid to ``pdf`` and write ``points`` as CSV beside it (both atomically)."""
+    _save(grid_figure(points, title, note, bands=bands, crossovers=crossovers), pdf)
+    tables.write_csv(points, Path(pdf).with_suffix(".csv"), tables.FIGURE_POINTS)
+
+
+def passk_figure(
+    spec: FigureSpec, passk_paths: Sequence[str | Path], output: str | Path, stats_path: str | Path | None = None
+) -> None:
+    """The pass@k figure stage: pass@k tables (in ``spec.curves`` order) and, optionally, the
+    figure's statistics table in; PDF, CSV and provenance summary out."""
+    points = figure_table(spec.panels, _paths_by_curve(spec, passk_paths, "pass@k"), spec.models)
+    crossovers = (
+        None
+        if stats_path is None
+        else tables.check(
+            pl.read_csv(stats_path, schema_overrides=tables.PAIR_STATS.columns), tables.PAIR_STATS, stats_path
+        )
+    )
+    draw(points, spec.title, output, spec.note, bands=spec.bands, crossovers=crossovers)
+    tables.write_json(tables.provenance_summary(passk_paths), provenance_path(output))
+
+
+def histogram_table(
+    panels: Sequence[Panel], curves: Mapping[Curve, str | Path], models: Mapping[str, Mapping[str, str]]
+) -> pl.DataFrame:
+    """Figs. 5 and 13: per panel and model, problems per bin of accuracy c/n (``stats.ACCURACY_BINS``)."""
+    frames = []
+    for panel in panels:
+        for model in panel.models:
+            curve = next((c for c in curves if c.model == model and c.benchmark == panel.benchmark), None)
+            if curve is None:
+                raise ValueError(f"figure panel {panel.title!r} ({panel.benchmark}): no counts table for {model}")
+            counts = tables.read(curves[curve], tables.COUNTS)
+            per_bin = stats.accuracy_histogram(counts["n"], counts["c"])
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "row": panel.row,
+                        "col": panel.col,
+                        "panel": panel.title,
+                        "benchmark": panel.benchmark,
+                        "benchmark_label": panel.benchmark_label or panel.benchmark,
+                        "model": model,
+                        "label": models[model]["label"],
+                        "role": models[model]["role"],
+                        "grader": curve.grader,
+                        "bin": range(len(stats.ACCURACY_BINS)),
+                        "bin_label": stats.ACCURACY_BINS,
+                        "problems": per_bin,
+                        "percent": 100.0 * per_bin / counts.height,
+                        "n": int(counts["n"].min()),
+                    },
+                    schema=tables.HISTOGRAM.columns,
+                )
+            )
+    return pl.concat(frames)
+
+
+def histogram_grid(bins: pl.DataFrame, title: str, note: str | None = None) -> plt.Figure:
+    """Grouped bars per panel, one colour per model: count on the left axis, percent on the right."""
+    fig, axes, n_rows, n_cols = _grid(bins)
+    for (row, col), panel in bins.group_by(["row", "col"], maintain_order=True):
+        ax = axes[row][col]
+        data = panel.to_pandas()
+        sns.barplot(
+            data=data,
+            x="bin_label",
+            y="problems",
+            hue="label",
+            palette=[ROLE_COLOURS[r] for r in data.drop_duplicates("label")["role"]],
+            ax=ax,
+        )
+        total = int(panel.filter(pl.col("model") == panel["model"][0])["problems"].sum())
+        right = ax.twinx()
+        right.set_ylim(0, 100 * ax.get_ylim()[1] / total)
+        right.grid(False)
+        right.set_ylabel("% of problems" if col == n_cols - 1 else "", fontsize=8)
+        ax.set_title(f"{panel['panel'][0]} — {panel['benchmark_label'][0]} (n={panel['n'][0]})", fontsize=9)
+        ax.set_xlabel("accuracy c/n" if row == n_rows - 1 else "")
+        ax.set_ylabel("problems" if col == 0 else "")
+        ax.tick_params(axis="x", labelrotation=60, labelsize=6)
+        ax.legend(fontsize=7, loc="best")
+    _titles(fig, title, note, n_rows, n_cols)
+    return fig
+
+
+def histogram_figure(spec: FigureSpec, counts_paths: Sequence[str | Path], output: str | Path) -> None:
+    """The histogram figure stage: counts tables in; PDF, CSV and provenance summary out."""
+    bins = histogram_table(spec.panels, _paths_by_curve(spec, counts_paths, "counts"), spec.models)
+    _save(histogram_grid(bins, spec.title, spec.note), output)
+    tables.write_csv(bins, Path(output).with_suffix(".csv"), tables.HISTOGRAM)
+    tables.write_json(tables.provenance_summary(counts_paths), provenance_path(output))
 
 
 def solvable_table(
     counts: Mapping[str, pl.DataFrame], labels: Mapping[str, str], indices: Sequence[int] | None = None
 ) -> pl.DataFrame:
     """Tables 4 and 5: per model, the 0-based indices of problems with at least one correct
-    sample (pass@n > 0), then the indices only the first or only the second model solves.
+    sample (pass@n > 0), then the indices only the first or only the second model solves:
+    the solvable sets of ``stats.solvable_sets``, listed as the paper prints them.
 
     ``counts`` maps two models, in order, to their (n, c) tables; ``indices`` = [first, last)
     restricts the listing (Table 5 shows LiveCodeBench problems 400-449).
     """
-    solved: dict[str, list[int]] = {}
-    for model, table in counts.items():
-        rows = table.filter(pl.col("c") > 0)
-        if indices is not None:
-            rows = rows.filter(pl.col("index").is_between(indices[0], indices[1], closed="left"))
-        solved[model] = sorted(rows["index"].to_list())
     first, second = list(counts)
-    only = {
-        f"only {labels[first]}": sorted(set(solved[first]) - set(solved[second])),
-        f"only {labels[second]}": sorted(set(solved[second]) - set(solved[first])),
+    pair = matched_counts(counts[first], counts[second], f"table of {first} vs {second}")
+    if indices is not None:
+        pair = pair.filter(pl.col("index").is_between(indices[0], indices[1], closed="left"))
+    sets = {
+        name: sorted(pair["index"].gather(rows).to_list())
+        for name, rows in stats.solvable_sets(pair["c_a"], pair["c_b"]).items()
     }
-    lines = [(labels[m], m, solved[m]) for m in (first, second)] + [(name, "", ids) for name, ids in only.items()]
+    lines = [
+        (labels[first], first, sorted(sets["both"] + sets["only_a"])),
+        (labels[second], second, sorted(sets["both"] + sets["only_b"])),
+        (f"only {labels[first]}", "", sets["only_a"]),
+        (f"only {labels[second]}", "", sets["only_b"]),
+    ]
     return pl.DataFrame(
         {
             "row": [name for name, _, _ in lines],
@@ -161,8 +330,10 @@ def write_solvable(
     indices: Sequence[int] | None,
     output: str | Path,
 ) -> None:
-    """The solvable-table stage: read two models' counts, write Table 4/5 as CSV."""
+    """The solvable-table stage: read two models' counts, write Table 4/5 as CSV and the
+    counts' provenance summary beside it."""
     if len(counts_paths) != len(models):
         raise ValueError(f"solvable: {len(models)} models but {len(counts_paths)} counts files")
     counts = {m: tables.read(p, tables.COUNTS) for m, p in zip(models, counts_paths, strict=True)}
     tables.write_csv(solvable_table(counts, labels, indices), output, tables.SOLVABLE)
+    tables.write_json(tables.provenance_summary(counts_paths), provenance_path(output))

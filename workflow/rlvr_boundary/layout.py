@@ -58,3 +58,10 @@ def pairs(grid: list[Panel]) -> list[tuple[str, str]]:
 def figure_pairs(config: dict[str, Any], figure: str) -> list[tuple[str, str]]:
     """Distinct (model, benchmark) pairs a figure needs, in panel order."""
     return pairs(panels(config, figure))
+
+
+def panel_pairs(panel: Panel, roles: dict[str, str]) -> list[tuple[str, str]]:
+    """The (reference, other) pairs a panel compares: its first base model (else its first
+    model) against each other model, so a four-model panel gives three pairs."""
+    reference = next((m for m in panel.models if roles[m] == "base"), panel.models[0])
+    return [(reference, model) for model in panel.models if model != reference]

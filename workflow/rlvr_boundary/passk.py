@@ -93,3 +93,27 @@ def pass_at_k_curve(n: IntArray, c: IntArray, ks: IntArray) -> np.ndarray:
         table = _miss_table(int(n_value), pairs[rows, 1], int(k_arr.max()))
         curve += weights[rows] @ (1.0 - table[:, k_arr])
     return curve / n_arr.size
+
+
+def pass_at_k_matrix(n: IntArray, c: IntArray, ks: IntArray) -> np.ndarray:
+    """Per-problem pass@k as a (problems x len(ks)) matrix: row i is problem i's curve.
+
+    Built from one miss-table row per distinct (n, c), like ``pass_at_k_curve``, so its cost
+    grows with the distinct counts, not with the problems; the statistics resample its rows.
+    """
+    n_arr = _as_int_array("n", n).reshape(-1)
+    c_arr = _as_int_array("c", c).reshape(-1)
+    k_arr = _as_int_array("ks", ks).reshape(-1)
+    if n_arr.shape != c_arr.shape:
+        raise ValueError(f"pass@k: n and c differ in length ({n_arr.size} vs {c_arr.size})")
+    if n_arr.size == 0:
+        raise ValueError("pass@k: no problems")
+    matrix = np.empty((n_arr.size, k_arr.size), dtype=np.float64)
+    if k_arr.size == 0:
+        return matrix
+    _check(n_arr[:, None], c_arr[:, None], k_arr[None, :])
+    for n_value in np.unique(n_arr):
+        rows = np.flatnonzero(n_arr == n_value)
+        cs, inverse = np.unique(c_arr[rows], return_inverse=True)
+        matrix[rows] = 1.0 - _miss_table(int(n_value), cs, int(k_arr.max()))[:, k_arr][inverse]
+    return matrix

@@ -82,14 +82,74 @@ class DisagreementSpec:
 
 
 @dataclass(frozen=True)
+class Bootstrap:
+    """The problem bootstrap behind every band and interval (config ``stats``)."""
+
+    resamples: int = 1000
+    level: float = 0.95
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class CurveSpec:
+    """pass@k of one (grader, model, benchmark), with its bootstrap band."""
+
+    bootstrap: Bootstrap
+
+
+@dataclass(frozen=True)
+class ShardCurveSpec:
+    """pass@k of each seed shard of one (grader, model, benchmark), verdict files in shard order."""
+
+    benchmark: str
+    shards: tuple[Shard, ...]
+
+
+@dataclass(frozen=True)
 class FigureSpec:
-    """A figure grid: its panels, the curves in the order of the pass@k files, model labels."""
+    """A figure grid (pass@k curves or accuracy histograms): its panels, the curves in the
+    order of the input files, model labels and roles."""
 
     title: str
     panels: tuple[Panel, ...]
     curves: tuple[Curve, ...]
     models: dict[str, dict[str, str]]
     note: str | None = None
+    bands: bool = True
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One pair to compare: model_a (the reference, usually the base) and model_b in a panel."""
+
+    panel: int
+    model_a: str
+    model_b: str
+
+
+@dataclass(frozen=True)
+class StatsSpec:
+    """The statistics of the given pairs (a figure's, or one pair's), counts files in curve order."""
+
+    name: str
+    panels: tuple[Panel, ...]
+    curves: tuple[Curve, ...]
+    models: dict[str, dict[str, str]]
+    comparisons: tuple[Comparison, ...]
+    bootstrap: Bootstrap
+    delta_se_k: int
+
+
+@dataclass(frozen=True)
+class LuckySpec:
+    """Correct responses on rarely solved problems of a (base, other) pair, for reading by hand."""
+
+    benchmark: str
+    grader: str
+    models: tuple[str, ...]
+    labels: dict[str, str]
+    below: float
+    examples: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

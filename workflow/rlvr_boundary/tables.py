@@ -132,7 +132,20 @@ VERDICTS_OF_KIND: dict[str, Schema] = {
 }
 """What the verify stage writes: a math shard holds only math words, a code shard only code words."""
 COUNTS = Schema("counts", {"problem_id": pl.String(), "index": pl.Int64(), "n": pl.Int64(), "c": pl.Int64()})
-PASSK = Schema("pass@k", {"k": pl.Int64(), "pass_at_k": pl.Float64(), "n_problems": pl.Int64()})
+PASSK = Schema(
+    "pass@k",
+    {
+        "k": pl.Int64(),
+        "pass_at_k": pl.Float64(),
+        "low": pl.Float64(),
+        "high": pl.Float64(),
+        "posterior_sd": pl.Float64(),
+        "n_problems": pl.Int64(),
+    },
+)
+SHARD_PASSK = Schema(
+    "per-shard pass@k", {"seed": pl.Int64(), "k": pl.Int64(), "pass_at_k": pl.Float64(), "n_problems": pl.Int64()}
+)
 DISAGREEMENTS = Schema(
     "grader disagreements",
     {
@@ -165,7 +178,84 @@ FIGURE_POINTS = Schema(
         "grader": pl.String(),
         "k": pl.Int64(),
         "pass_at_k": pl.Float64(),
+        "low": pl.Float64(),
+        "high": pl.Float64(),
         "n_problems": pl.Int64(),
+    },
+)
+_PAIR = {
+    "panel": pl.String(),
+    "benchmark": pl.String(),
+    "grader": pl.String(),
+    "model_a": pl.String(),
+    "model_b": pl.String(),
+}
+
+
+def _with_interval(*names: str) -> dict[str, pl.DataType]:
+    return {f"{name}{end}": pl.Float64() for name in names for end in ("", "_low", "_high")}
+
+
+PAIR_STATS = Schema(
+    "pair statistics",
+    {
+        **_PAIR,
+        "label_a": pl.String(),
+        "label_b": pl.String(),
+        "n_problems": pl.Int64(),
+        "k_max": pl.Int64(),
+        **_with_interval("pass1_a", "pass1_b", "pass_kmax_a", "pass_kmax_b", "difference_kmax"),
+        "crossover_k": pl.Int64(),
+        "crossover_low": pl.Int64(),
+        "crossover_high": pl.Int64(),
+        "crossover_none_share": pl.Float64(),
+        "delta_se_k": pl.Int64(),
+        **_with_interval("delta_se"),
+        "both": pl.Int64(),
+        "only_a": pl.Int64(),
+        "only_b": pl.Int64(),
+        "neither": pl.Int64(),
+        "srr": pl.Float64(),
+        "ndr": pl.Float64(),
+        "sds": pl.Float64(),
+        "nscr": pl.Float64(),
+        "resamples": pl.Int64(),
+        "level": pl.Float64(),
+        "seed": pl.Int64(),
+    },
+)
+PAIR_DIFFERENCE = Schema(
+    "paired difference",
+    {**_PAIR, "k": pl.Int64(), "difference": pl.Float64(), "low": pl.Float64(), "high": pl.Float64()},
+)
+SOLVABLE_SET_WORDS = {
+    "both": "solved at least once by both models",
+    "only_a": "solved only by model_a (the base: support shrunk)",
+    "only_b": "solved only by model_b (support expanded)",
+    "neither": "solved by neither model",
+}
+SOLVABLE_SETS = Schema(
+    "solvable sets",
+    {**_PAIR, "set": pl.String(), "problems": pl.Int64(), "indices": pl.String()},
+    {"set": SOLVABLE_SET_WORDS},
+)
+HISTOGRAM = Schema(
+    "accuracy histogram",
+    {
+        "row": pl.Int64(),
+        "col": pl.Int64(),
+        "panel": pl.String(),
+        "benchmark": pl.String(),
+        "benchmark_label": pl.String(),
+        "model": pl.String(),
+        "label": pl.String(),
+        "role": pl.String(),
+        "grader": pl.String(),
+        "bin": pl.Int64(),
+        "bin_label": pl.String(),
+        "problems": pl.Int64(),
+        "percent": pl.Float64(),
+        "n": pl.Int64(),
     },
 )
 SOLVABLE = Schema(
@@ -187,6 +277,11 @@ SCHEMAS: dict[str, Schema] = {
     "disagreements": DISAGREEMENTS,
     "figure_points": FIGURE_POINTS,
     "solvable": SOLVABLE,
+    "shard_passk": SHARD_PASSK,
+    "pair_stats": PAIR_STATS,
+    "pair_difference": PAIR_DIFFERENCE,
+    "solvable_sets": SOLVABLE_SETS,
+    "histogram": HISTOGRAM,
 }
 
 
@@ -315,6 +410,63 @@ def read_provenance(path: str | Path) -> dict[str, Any]:
     if PROVENANCE_KEY not in meta:
         raise ValueError(f"{path}: no rlvr_boundary provenance in the parquet metadata")
     return json.loads(meta[PROVENANCE_KEY])
+
+
+def _records(record: Any) -> Iterator[dict[str, Any]]:
+    """Every provenance record nested in ``record`` (a later stage embeds its inputs')."""
+    if isinstance(record, dict):
+        if "stage" in record:
+            yield record
+        for value in record.values():
+            yield from _records(value)
+    elif isinstance(record, list):
+        for value in record:
+            yield from _records(value)
+
+
+def provenance_summary(paths: Iterator[str | Path] | list[str | Path]) -> dict[str, Any]:
+    """What a figure or table rests on, from its inputs' provenance chains, deduplicated:
+    models (spec, prompt, sampling, shard config hashes), datasets (source and checksums),
+    graders, and the package versions of every stage that ran."""
+    models: dict[str, dict[str, Any]] = {}
+    datasets: dict[str, dict[str, Any]] = {}
+    graders: dict[str, dict[str, Any]] = {}
+    packages: dict[str, list[dict[str, str]]] = {}
+    for path in paths:
+        for record in _records(read_provenance(path)):
+            stage = record["stage"]
+            versions = packages.setdefault(stage, [])
+            if record.get("packages") and record["packages"] not in versions:
+                versions.append(record["packages"])
+            if stage == "sample":
+                model = models.setdefault(
+                    record["model"],
+                    {
+                        "model_spec": record.get("model_spec"),
+                        "prompt_template": record.get("prompt_template"),
+                        "sampling": record.get("sampling"),
+                        "shards": {},
+                    },
+                )
+                shard = record.get("shard") or {}
+                key = f"{record.get('benchmark')}/seed{shard.get('index')}"
+                model["shards"][key] = record.get("config_hash")
+            elif stage == "prepare":
+                datasets[record.get("benchmark", "?")] = {
+                    "source": record.get("source"),
+                    "content_hash": record.get("content_hash"),
+                }
+            elif stage == "verify":
+                graders[f"{record.get('grader')}/{record.get('benchmark')}"] = {
+                    k: record.get(k) for k in ("kind", "grader", "timeout_s", "code_timeout_s", "template")
+                }
+    return {"models": models, "datasets": datasets, "graders": graders, "packages": packages}
+
+
+def write_json(value: Any, path: str | Path) -> None:
+    """``value`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def sha256_file(path: str | Path) -> str:

@@ -22,7 +22,8 @@ wildcard_constraints:
     model=NAME,
     benchmark=NAME,
     grader=one_of(rb_config.MATH_GRADERS),
-    figure=one_of(config["figures"]),
+    figure=one_of(dag.figures_of_kind(config, "passk")),
+    histogram=one_of(dag.figures_of_kind(config, "histogram")),
     table=one_of(config["tables"]),
     seed=r"\d+",
 

@@ -38,3 +38,11 @@ rule demo_model:
         "python -m rlvr_boundary demo-model --steps {params.spec[steps]}"
         " --seed {params.spec[seed]} {params.init} --exclude {input.exclude:q} --threads {threads}"
         " --output {output:q} > {log:q} 2>&1"
+
+
+if "demo" in config:
+
+    rule demo:
+        """The demo's targets: its figures and tables with their statistics, per-shard curves and lucky-guess pages."""
+        input:
+            dag.demo_targets(config),

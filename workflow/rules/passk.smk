@@ -17,7 +17,7 @@ rule count:
 
 
 rule passk:
-    """Unbiased pass@k for every k from 1 to n, averaged over problems."""
+    """Unbiased pass@k for every k from 1 to n, with its problem-bootstrap band and posterior sd."""
     input:
         "results/counts/{grader}/{model}/{benchmark}.parquet",
     output:
@@ -26,5 +26,25 @@ rule passk:
         "logs/passk/{grader}/{model}/{benchmark}.log",
     conda:
         "../../envs/verify.yaml"
+    params:
+        spec=spec_json(lambda w: dag.curve_spec(config)),
     shell:
-        "python -m rlvr_boundary passk --counts {input:q} --output {output:q} > {log:q} 2>&1"
+        "python -m rlvr_boundary passk --spec {params.spec:q} --counts {input:q} --output {output:q} > {log:q} 2>&1"
+
+
+rule shard_passk:
+    """pass@k of each seed shard on its own: how far runs of one model differ."""
+    input:
+        verdicts=lambda w: dag.verdict_shards(config, w.grader, w.model, w.benchmark),
+        table="data/benchmarks/{benchmark}.parquet",
+    output:
+        "results/passk_by_shard/{grader}/{model}/{benchmark}.parquet",
+    log:
+        "logs/passk_by_shard/{grader}/{model}/{benchmark}.log",
+    conda:
+        "../../envs/verify.yaml"
+    params:
+        spec=spec_json(lambda w: dag.shard_curve_spec(config, w.model, w.benchmark)),
+    shell:
+        "python -m rlvr_boundary shard-passk --spec {params.spec:q} --verdicts {input.verdicts:q}"
+        " --benchmark-table {input.table:q} --output {output:q} > {log:q} 2>&1"
