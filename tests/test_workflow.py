@@ -213,7 +213,12 @@ def mini_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(PROJECT / "config.yaml", work / "config.yaml")
     shutil.copy(PROJECT / "tests/data/lcb_fixture.jsonl", work / "lcb.jsonl")
     (work / "mini.yaml").write_text(yaml.safe_dump(MINI_OVERLAY))
-    targets = ["demo", "figures/graders/fig2.pdf", "figures/code.pdf"]
+    targets = [
+        "demo",
+        "figures/graders/fig2.pdf",
+        "figures/code.pdf",
+        "results/stats/pairs/paper/mini/short/longer.csv",
+    ]
     snakemake(*targets, *mini_args(work), cwd=work)
     return work
 
@@ -395,6 +400,16 @@ def test_mini_demo_statistics_match_the_counts(mini_run: Path) -> None:
     assert sets["problems"].sum() == counts["short"].height
     differences = pl.read_csv(mini_run / "results/stats/fig2.differences.csv")
     assert differences["k"].to_list() == [1, 2, 3, 4]
+    # the one-pair target: same statistics from the other grader's counts, reference first
+    pair = pl.read_csv(mini_run / "results/stats/pairs/paper/mini/short/longer.csv").row(0, named=True)
+    paper = {
+        m: tables.read(mini_run / f"results/counts/paper/{m}/mini.parquet", tables.COUNTS) for m in ("short", "longer")
+    }
+    want = stats.compare_pair(
+        paper["short"]["n"], paper["short"]["c"], paper["longer"]["n"], paper["longer"]["c"], resamples=200
+    )
+    assert (pair["grader"], pair["model_a"], pair["model_b"]) == ("paper", "short", "longer")
+    assert pair["delta_se"] == pytest.approx(want.delta_se.estimate, abs=1e-15)
 
 
 @pytest.mark.workflow

@@ -80,6 +80,11 @@ def _paths_by_curve(spec: FigureSpec, paths: Sequence[str | Path], what: str) ->
     return dict(zip(spec.curves, paths, strict=True))
 
 
+def _palette(data: Any) -> list[str]:
+    """One colour per model label, in order of appearance, by the model's role."""
+    return [ROLE_COLOURS[r] for r in data.drop_duplicates("label")["role"]]
+
+
 def _grid(points: pl.DataFrame) -> tuple[plt.Figure, Any, int, int]:
     sns.set_theme(style="whitegrid", context="paper")
     n_rows, n_cols = int(points["row"].max()) + 1, int(points["col"].max()) + 1
@@ -131,7 +136,7 @@ def grid_figure(
             y="pass_at_k",
             hue="label",
             style="grader" if by_grader else "role",
-            palette=[ROLE_COLOURS[r] for r in data.drop_duplicates("label")["role"]],
+            palette=_palette(data),
             markers=False,
             dashes=by_grader,
             ax=ax,
@@ -264,7 +269,7 @@ def histogram_grid(bins: pl.DataFrame, title: str, note: str | None = None) -> p
             x="bin_label",
             y="problems",
             hue="label",
-            palette=[ROLE_COLOURS[r] for r in data.drop_duplicates("label")["role"]],
+            palette=_palette(data),
             ax=ax,
         )
         total = int(panel.filter(pl.col("model") == panel["model"][0])["problems"].sum())

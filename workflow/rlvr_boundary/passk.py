@@ -45,6 +45,18 @@ def _check(n: np.ndarray, c: np.ndarray, k: np.ndarray) -> None:
         )
 
 
+def _per_problem(n: IntArray, c: IntArray, ks: IntArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-problem n and c (equal length, at least one problem) and the ks, as 1-D int arrays."""
+    n_arr = _as_int_array("n", n).reshape(-1)
+    c_arr = _as_int_array("c", c).reshape(-1)
+    k_arr = _as_int_array("ks", ks).reshape(-1)
+    if n_arr.shape != c_arr.shape:
+        raise ValueError(f"pass@k: n and c differ in length ({n_arr.size} vs {c_arr.size})")
+    if n_arr.size == 0:
+        raise ValueError("pass@k: no problems")
+    return n_arr, c_arr, k_arr
+
+
 def _miss_table(n: int, cs: np.ndarray, k_max: int) -> np.ndarray:
     """P(all k draws miss) = C(n-c,k)/C(n,k) for each c in ``cs`` and k = 0..k_max."""
     j = np.arange(k_max, dtype=np.float64)
@@ -76,13 +88,7 @@ def pass_at_k_curve(n: IntArray, c: IntArray, ks: IntArray) -> np.ndarray:
     ``n`` and ``c`` are per-problem arrays of equal length. Every k must be <= every n: a
     problem with fewer samples is an error, never silently padded (cf. PAPER.md hazard 4).
     """
-    n_arr = _as_int_array("n", n).reshape(-1)
-    c_arr = _as_int_array("c", c).reshape(-1)
-    k_arr = _as_int_array("ks", ks).reshape(-1)
-    if n_arr.shape != c_arr.shape:
-        raise ValueError(f"pass@k: n and c differ in length ({n_arr.size} vs {c_arr.size})")
-    if n_arr.size == 0:
-        raise ValueError("pass@k: no problems")
+    n_arr, c_arr, k_arr = _per_problem(n, c, ks)
     if k_arr.size == 0:
         return np.empty(0, dtype=np.float64)
     _check(n_arr[:, None], c_arr[:, None], k_arr[None, :])
@@ -101,13 +107,7 @@ def pass_at_k_matrix(n: IntArray, c: IntArray, ks: IntArray) -> np.ndarray:
     Built from one miss-table row per distinct (n, c), like ``pass_at_k_curve``, so its cost
     grows with the distinct counts, not with the problems; the statistics resample its rows.
     """
-    n_arr = _as_int_array("n", n).reshape(-1)
-    c_arr = _as_int_array("c", c).reshape(-1)
-    k_arr = _as_int_array("ks", ks).reshape(-1)
-    if n_arr.shape != c_arr.shape:
-        raise ValueError(f"pass@k: n and c differ in length ({n_arr.size} vs {c_arr.size})")
-    if n_arr.size == 0:
-        raise ValueError("pass@k: no problems")
+    n_arr, c_arr, k_arr = _per_problem(n, c, ks)
     matrix = np.empty((n_arr.size, k_arr.size), dtype=np.float64)
     if k_arr.size == 0:
         return matrix

@@ -164,18 +164,22 @@ DISAGREEMENTS = Schema(
     },
     {"status_a": MATH_STATUSES, "status_b": MATH_STATUSES},
 )
+_PANEL_CURVE = {
+    "row": pl.Int64(),
+    "col": pl.Int64(),
+    "panel": pl.String(),
+    "benchmark": pl.String(),
+    "benchmark_label": pl.String(),
+    "model": pl.String(),
+    "label": pl.String(),
+    "role": pl.String(),
+    "grader": pl.String(),
+}
+"""Where a figure's row sits: its panel and the model and grader it shows."""
 FIGURE_POINTS = Schema(
     "figure points",
     {
-        "row": pl.Int64(),
-        "col": pl.Int64(),
-        "panel": pl.String(),
-        "benchmark": pl.String(),
-        "benchmark_label": pl.String(),
-        "model": pl.String(),
-        "label": pl.String(),
-        "role": pl.String(),
-        "grader": pl.String(),
+        **_PANEL_CURVE,
         "k": pl.Int64(),
         "pass_at_k": pl.Float64(),
         "low": pl.Float64(),
@@ -242,15 +246,7 @@ SOLVABLE_SETS = Schema(
 HISTOGRAM = Schema(
     "accuracy histogram",
     {
-        "row": pl.Int64(),
-        "col": pl.Int64(),
-        "panel": pl.String(),
-        "benchmark": pl.String(),
-        "benchmark_label": pl.String(),
-        "model": pl.String(),
-        "label": pl.String(),
-        "role": pl.String(),
-        "grader": pl.String(),
+        **_PANEL_CURVE,
         "bin": pl.Int64(),
         "bin_label": pl.String(),
         "problems": pl.Int64(),
