@@ -19,7 +19,7 @@ and the ratios printed come from this one run on this machine:
 * agreement with the inputs' ``kind`` column (gold_* right, wrong_* and no_answer not);
 * peak memory of the verify stage on ``--memory-rows`` rows (the rollouts repeated),
   summed RSS of the process and its workers, sampled every 20 ms;
-* accuracy on ``tests/data/math_labelled.jsonl``: ours, paper mode, math-verify alone.
+* accuracy on ``tests/data/math_labelled.jsonl``: ours, strict, paper mode, math-verify alone.
 """
 
 from __future__ import annotations
@@ -175,9 +175,15 @@ def _accuracy() -> list[tuple[str, int, int, int, int]]:
 
     rows = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
     responses, golds, labels = ([r[k] for r in rows] for k in ("response", "gold", "label"))
+    finished = [r.get("finished", True) for r in rows]
+
+    def ours(grader: str) -> list[bool]:
+        return [v.correct for v in verify_batch(responses, golds, grader=grader, finished=finished)]
+
     graders = {
-        "ours": [v.correct for v in verify_batch(responses, golds)],
-        "paper mode (repo extraction + our check)": [v.correct for v in verify_batch(responses, golds, grader="paper")],
+        "ours": ours("ours"),
+        "strict (marked answers only)": ours("strict"),
+        "paper mode (repo extraction + our check)": ours("paper"),
         "math-verify 0.9.0 alone": [
             bool(mv_verify(parse(f"${g}$"), parse(r))) for r, g in zip(responses, golds, strict=True)
         ],

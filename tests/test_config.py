@@ -101,6 +101,11 @@ def test_shards_cover_n_and_raising_n_only_appends(paper: dict) -> None:
             "benchmarks.mbppplus.hf: evalplus files come from a url source",
         ),
         ({"tables": {"table5": {"benchmark": "lcb"}}}, "tables.table5.benchmark: unknown benchmark 'lcb'"),
+        ({"verify": {"grader": "lenient"}}, "verify.grader"),
+        (
+            {"demo": {"figures": ["fig2"], "grader_figures": ["fig4"]}},
+            "demo.grader_figures: 'fig4' is not one of demo.figures",
+        ),
         (
             {
                 "data_source": "hf",

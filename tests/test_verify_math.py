@@ -20,14 +20,14 @@ import pytest
 from rlvr_boundary.tables import MATH_STATUSES
 from rlvr_boundary.verify import Verdict
 from rlvr_boundary.verify.math import grade, verify, verify_batch
-from rlvr_boundary.verify.math_extract import extract_ours, extract_paper, last_boxed
+from rlvr_boundary.verify.math_equiv import split_top
+from rlvr_boundary.verify.math_extract import extract_ours, extract_paper, extract_strict, last_boxed
 from rlvr_boundary.verify.math_normalize import clean, number, numbers_equal
 from rlvr_boundary.verify.math_pool import EnginePool
 
 LABELLED = Path(__file__).parent / "data" / "math_labelled.jsonl"
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT / ".." / "shared" / "data"
-MIN_ACCURACY = 0.98
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +35,19 @@ def labelled() -> list[dict]:
     return [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
 
 
+def _on_labelled(labelled: list[dict], grader: str) -> list[Verdict]:
+    return verify_batch(
+        [r["response"] for r in labelled],
+        [r["gold"] for r in labelled],
+        grader=grader,
+        workers=2,
+        finished=[r.get("finished", True) for r in labelled],
+    )
+
+
 @pytest.fixture(scope="module")
 def ours_on_labelled(labelled: list[dict]) -> list[Verdict]:
-    return verify_batch([r["response"] for r in labelled], [r["gold"] for r in labelled], workers=2)
+    return _on_labelled(labelled, "ours")
 
 
 def _errors(rows: list[dict], verdicts: list[Verdict]) -> tuple[list[str], list[str]]:
@@ -76,21 +86,33 @@ def test_labelled_set_is_large_and_covers_the_issue_categories(labelled: list[di
         "text",
         "expression",
         "near_miss",
+        "marker",
+        "relation",
+        "decimal_comma",
+        "unmarked",
     ):
         assert counts[category] >= 5, category
     labels = Counter(r["label"] for r in labelled)
     assert labels[True] >= 100 and labels[False] >= 100
 
 
-def test_ours_has_no_false_accept_and_high_accuracy(labelled: list[dict], ours_on_labelled: list[Verdict]) -> None:
-    false_accepts, false_rejects = _errors(labelled, ours_on_labelled)
+def test_ours_is_right_on_every_labelled_row(labelled: list[dict], ours_on_labelled: list[Verdict]) -> None:
+    assert _errors(labelled, ours_on_labelled) == ([], [])
+
+
+def test_strict_differs_from_ours_only_on_unmarked_answers(
+    labelled: list[dict], ours_on_labelled: list[Verdict]
+) -> None:
+    """ "strict" never reads an unmarked answer: it loses exactly the unmarked rows ours
+    gets right, and accepts nothing ours rejects."""
+    false_accepts, false_rejects = _errors(labelled, _on_labelled(labelled, "strict"))
     assert false_accepts == []
-    accuracy = 1 - len(false_rejects) / len(labelled)
-    assert accuracy >= MIN_ACCURACY, f"accuracy {accuracy:.3f}; false rejects {false_rejects}"
+    unmarked_right = {r["id"] for r in labelled if r["category"] == "unmarked" and r["label"]}
+    assert set(false_rejects) == unmarked_right and len(unmarked_right) >= 8
 
 
 def test_single_verify_agrees_with_batch(labelled: list[dict], ours_on_labelled: list[Verdict]) -> None:
-    single = [verify(r["response"], r["gold"]) for r in labelled]
+    single = [verify(r["response"], r["gold"], finished=r.get("finished", True)) for r in labelled]
     assert single == ours_on_labelled
 
 
@@ -107,7 +129,9 @@ def test_paper_mode_reproduces_the_repo_extraction(labelled: list[dict], ours_on
     for case in ("fraction_decimal-07", "equation-01", "mixed_number-02", "interval-03", "percent-04"):
         assert not by_id[case].correct, case
     false_accepts, false_rejects = _errors(labelled, verdicts)
-    assert set(false_accepts) == {"extract_phrase-16", "extract_phrase-17"}
+    # its false accepts are exactly the responses that state no answer, cut off or not
+    no_answer = {"extract_phrase-16", "extract_phrase-17", "unmarked-09", "unmarked-10", "unmarked-11"}
+    assert set(false_accepts) == no_answer
     assert len(false_rejects) > len(_errors(labelled, ours_on_labelled)[1])
 
 
@@ -132,13 +156,51 @@ def test_paper_mode_reproduces_the_repo_extraction(labelled: list[dict], ours_on
         ("<answer>\\boxed{4}</answer> later \\boxed{9}", "4"),
         ("所以答案是 5", "5"),
         ("$-\\frac{1}{2}$", "-\\frac{1}{2}"),
-        ("x = 3 satisfies it, and we are done.", None),
         ("the answer is $13-16= $ We verify", None),
         ("", None),
+        ("$$\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}$$", "(2, 2), (6, 2)"),
+        ("\\($y_1 = \\boxed{-2(x-1)^2 + 5} \\) and \\( y_2 = \\boxed{3(x+2)^2 - 2} \\)", "-2(x-1)^2 + 5, 3(x+2)^2 - 2"),
+        ("$\\boxed{5}$. Indeed $\\boxed{5}$", "5"),
+        ("$a = \\boxed{-2}$ and $b = \\boxed{-2}$", "-2, -2"),
+        ("Answer $ 9 $", "9"),
+        ("Answer $ \n 9 \n $", None),
+        ("Answer \\[ \n 9 \n \\]", "9"),
+        ("Final Answer: The largest $n$ is 34.", "34"),
+        ("So 5 + 12 = 17.\n#### 17", "17"),
+        ('{"reasoning": "k is 4.", "answer": "\\\\frac{1}{2}"}', "\\frac{1}{2}"),
+        ('{"reasoning": "...", "answer": 42}', "42"),
+        ("The answer is $\\boxed{5}$.<|im_end|><|im_start|>user $\\boxed{7}$", "5"),
+        ("28 percent", "28\\%"),
     ],
 )
 def test_extract_ours(response: str, expected: str | None) -> None:
     assert extract_ours(response) == expected
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        ("x = 3 satisfies it, and we are done.", "3"),
+        ("So, the least perfect square with 3 different prime factors is 900.", "900"),
+        ("Therefore $x \\geq 5$ is the solution.", "x \\geq 5"),
+        ("The solution is $x != 5$", "x != 5"),
+        ("So the total is 19. I hope it is correct.", "19"),
+        ("So the total is 19. I hope it is correct. <|im_start|>user Thanks", "19"),
+        ("Four containers were imported on the second day.", "4"),
+        ("One can check this for every case.", None),
+        ("16 people think that horse #12 will win.", "16"),
+        ("the number is not 10 which is 1,000.99€", "1,000.99"),
+        ("We need $3+6=9$ apples, and then we check whether $9$ is", None),
+        ("We get $p=29$. We verify it by substituting back, and it holds.", None),
+        ("Then $x = 5$ works. Thus the desired answer is $ Since $4! = 24$, the units digit follows.", "24"),
+    ],
+)
+def test_unmarked_answers_come_from_the_concluding_sentence(response: str, expected: str | None) -> None:
+    """Grader "ours": a finished response's last complete sentence; "strict" and a cut-off
+    response: no answer."""
+    assert extract_ours(response) == expected
+    assert extract_ours(response, finished=False) is None
+    assert extract_strict(response) is None
 
 
 @pytest.mark.parametrize(
@@ -238,7 +300,12 @@ def test_batch_rejects_mismatched_lengths_and_unknown_grader() -> None:
 
 def test_in_process_and_pooled_batches_agree(labelled: list[dict], ours_on_labelled: list[Verdict]) -> None:
     rows = labelled[::3]
-    here = verify_batch([r["response"] for r in rows], [r["gold"] for r in rows], workers=0)
+    here = verify_batch(
+        [r["response"] for r in rows],
+        [r["gold"] for r in rows],
+        workers=0,
+        finished=[r.get("finished", True) for r in rows],
+    )
     assert here == ours_on_labelled[::3]
 
 
@@ -282,11 +349,17 @@ PATHOLOGICAL = {
     "1 MB after 'the answer is'": "The answer is " + "1 " * 500_000,
     "invalid unicode": "$\\boxed{7\ud800}$",
     "long digits with repeating tail": "\\boxed{" + "1" * 900 + ".5\\overline{3}x}",
+    "20k boxes joined by 'and'": "\\boxed{1} and " * 20_000,
+    "100k dollar signs": "$" * 100_000,
+    "100k unclosed inline maths": "\\(" * 100_000,
+    "1 MB sentence of digits and dots": "So " + "1." * 500_000 + "a1",
+    "100k answer fields": '"answer": "' * 100_000,
+    "50k GSM8K markers": "#### " * 50_000,
 }
 
 
 @pytest.mark.parametrize("name", sorted(PATHOLOGICAL))
-@pytest.mark.parametrize("grader", ["ours", "paper"])
+@pytest.mark.parametrize("grader", ["ours", "strict", "paper"])
 def test_pathological_inputs_stay_within_the_timeout(name: str, grader: str) -> None:
     timeout_s = 2.0
     start = time.perf_counter()
@@ -383,3 +456,34 @@ def test_every_benchmark_gold_is_accepted_and_near_misses_are_not() -> None:
         if verdict.correct != should_accept and not (kind == "phrase" and where in PHRASE_EXCEPTIONS):
             failures[(kind, where)] = (gold, verdict)
     assert failures == {}
+
+
+_PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{4,}")
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "math").is_dir(), reason=NO_DATA)
+def test_olympiadbench_multi_answer_golds_verify_boxed_whole_apart_and_in_any_order() -> None:
+    """The 94 ``is_multiple_answer`` problems: the gold in one box, one box per answer joined
+    by "and", and, where the problem asks for all solutions (a set), both in reverse order.
+    A gold that is one answer (an interval) or a sentence of prose is checked whole only."""
+    raw = [json.loads(line) for line in (SHARED_DATA / "math" / "olympiadbench" / "test.jsonl").open()]
+    golds = _golds("olympiadbench")
+    multi = [(row, gold) for row, gold in zip(raw, golds, strict=True) if row["is_multiple_answer"]]
+    assert len(multi) == 94
+    cases: list[tuple[int, str, str, str]] = []
+    for row, gold in multi:
+        cases.append((row["id"], "whole", "So the answer is $\\boxed{" + gold + "}$.", gold))
+        parts = split_top(gold)
+        if _PROSE_WORD.search(gold) or len(parts) == 1:
+            continue
+        cases.append((row["id"], "apart", "So $" + " and ".join(f"\\boxed{{{p}}}" for p in parts) + "$.", gold))
+        if re.search(r"\ball\b", row["question"], re.IGNORECASE):
+            backwards = parts[::-1]
+            cases.append((row["id"], "reversed whole", "So $\\boxed{" + ", ".join(backwards) + "}$.", gold))
+            cases.append(
+                (row["id"], "reversed apart", "So $" + ", ".join(f"\\boxed{{{p}}}" for p in backwards) + "$.", gold)
+            )
+    kinds = Counter(kind for _, kind, _, _ in cases)
+    assert kinds == {"whole": 94, "apart": 91, "reversed whole": 68, "reversed apart": 68}
+    verdicts = verify_batch([c[2] for c in cases], [c[3] for c in cases], workers=2)
+    assert [(c[0], c[1], v.extracted) for c, v in zip(cases, verdicts, strict=True) if not v.correct] == []

@@ -244,24 +244,30 @@ def test_mini_demo_produces_figure_and_exact_numbers(mini_run: Path) -> None:
 
 @pytest.mark.workflow
 def test_mini_demo_grader_comparison(mini_run: Path) -> None:
-    """Both graders through the shared verify, count and pass@k rules; disagreements are a join."""
+    """Every math grader through the shared verify, count and pass@k rules; each other
+    grader's disagreements with ours are a join of the two verdict sets."""
+    graders = ("ours", "strict", "paper")
     for model in ("short", "longer"):
         verdicts = {
             g: pl.concat(
                 [pl.read_parquet(mini_run / f"results/verdicts/{g}/{model}/mini/seed{s}.parquet") for s in (0, 1)]
             )
-            for g in ("ours", "paper")
+            for g in graders
         }
-        differ = pl.read_parquet(mini_run / f"results/grader_disagreements/{model}/mini.parquet")
-        joined = verdicts["ours"].join(verdicts["paper"], on=["problem_id", "sample_index"], suffix="_paper")
-        assert differ.height == joined.filter(pl.col("correct") != pl.col("correct_paper")).height
-        assert set(differ["grader_a"]) <= {"ours"} and set(differ["grader_b"]) <= {"paper"}
-        assert (differ["correct_a"] != differ["correct_b"]).all() and differ["response"].null_count() == 0
-        for grader in ("ours", "paper"):
+        for other in graders[1:]:
+            differ = pl.read_parquet(mini_run / f"results/grader_disagreements/{other}/{model}/mini.parquet")
+            joined = verdicts["ours"].join(verdicts[other], on=["problem_id", "sample_index"], suffix="_other")
+            assert differ.height == joined.filter(pl.col("correct") != pl.col("correct_other")).height
+            assert set(differ["grader_a"]) <= {"ours"} and set(differ["grader_b"]) <= {other}
+            assert (differ["correct_a"] != differ["correct_b"]).all() and differ["response"].null_count() == 0
+        # strict reads a subset of what ours reads: it never accepts a sample ours rejects
+        both = verdicts["ours"].join(verdicts["strict"], on=["problem_id", "sample_index"], suffix="_strict")
+        assert both.filter(pl.col("correct_strict") & ~pl.col("correct")).height == 0
+        for grader in graders:
             record = tables.read_provenance(mini_run / f"results/passk/{grader}/{model}/mini.parquet")
             assert {v["grader"] for v in record["counts_provenance"]["verdict_provenance"]} == {grader}
     plotted = pl.read_csv(mini_run / "figures/graders/fig2.csv")
-    assert set(plotted["grader"]) == {"ours", "paper"}
+    assert set(plotted["grader"]) == set(graders)
     main = pl.read_csv(mini_run / "figures/fig2.csv")
     assert set(main["grader"]) == {"ours"}
     ours = plotted.filter(pl.col("grader") == "ours").drop("grader")

@@ -120,6 +120,9 @@ def _check_references(config: dict[str, Any], source: str) -> None:
         for name in config.get("demo", {}).get(key, []):
             if name not in config[key]:
                 raise ConfigError(f"{source}: demo.{key}: unknown {key[:-1]} {name!r}")
+    for name in config.get("demo", {}).get("grader_figures", []):
+        if name not in config.get("demo", {}).get("figures", []):
+            raise ConfigError(f"{source}: demo.grader_figures: {name!r} is not one of demo.figures")
     for bench in config["lucky_guesses"]["examples"]:
         if bench not in benchmarks:
             raise ConfigError(f"{source}: lucky_guesses.examples.{bench}: unknown benchmark")
@@ -179,8 +182,10 @@ def n_samples(config: dict[str, Any], model: str, benchmark: str) -> int:
     return config["models"][model].get("n", {}).get(benchmark, config["benchmarks"][benchmark]["n"])
 
 
-MATH_GRADERS = ("ours", "paper")
-"""Math verdict sets: our extraction, or the paper repo's order (both with our equivalence)."""
+MATH_GRADERS = ("ours", "strict", "paper")
+"""Math verdict sets: our extraction (marked answers, else the concluding sentence of a
+finished response), "strict" (marked answers only) or the paper repo's order; all three with
+our equivalence. The first is the reference the others' disagreements are taken against."""
 
 
 def grader_for(config: dict[str, Any], benchmark: str) -> str:

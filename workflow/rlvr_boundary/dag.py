@@ -64,8 +64,9 @@ def passk_path(grader: str, model: str, benchmark: str) -> str:
     return f"results/passk/{grader}/{model}/{benchmark}.parquet"
 
 
-def disagreements_path(model: str, benchmark: str) -> str:
-    return f"results/grader_disagreements/{model}/{benchmark}.parquet"
+def disagreements_path(grader: str, model: str, benchmark: str) -> str:
+    """Samples ``grader`` judges differently from the reference grader (``MATH_GRADERS[0]``)."""
+    return f"results/grader_disagreements/{grader}/{model}/{benchmark}.parquet"
 
 
 def shard_passk_path(grader: str, model: str, benchmark: str) -> str:
@@ -200,8 +201,10 @@ def shard_curve_targets(config: dict[str, Any]) -> list[str]:
     ]
 
 
-def disagreement_spec(benchmark: str) -> DisagreementSpec:
-    return DisagreementSpec(benchmark, MATH_GRADERS)
+def disagreement_spec(benchmark: str, grader: str) -> DisagreementSpec:
+    if grader not in MATH_GRADERS[1:]:
+        raise ConfigError(f"grader {grader!r}: disagreements are taken against {MATH_GRADERS[0]!r}")
+    return DisagreementSpec(benchmark, (MATH_GRADERS[0], grader))
 
 
 def figure_curves(config: dict[str, Any], figure: str, *, all_graders: bool = False) -> list[Curve]:
@@ -226,9 +229,10 @@ def figure_passk(config: dict[str, Any], figure: str, *, all_graders: bool = Fal
 
 
 def figure_disagreements(config: dict[str, Any], figure: str) -> list[str]:
-    """The grader figure's companions: per (model, benchmark), the samples the graders disagree on."""
+    """The grader figure's companions: per (other grader, model, benchmark), the samples that
+    grader judges differently from the reference one."""
     pairs = dict.fromkeys((c.model, c.benchmark) for c in figure_curves(config, figure, all_graders=True))
-    return [disagreements_path(model, benchmark) for model, benchmark in pairs]
+    return [disagreements_path(g, model, benchmark) for g in MATH_GRADERS[1:] for model, benchmark in pairs]
 
 
 def figure_counts(config: dict[str, Any], figure: str) -> list[str]:
@@ -340,9 +344,11 @@ def all_targets(config: dict[str, Any]) -> list[str]:
 
 
 def demo_targets(config: dict[str, Any]) -> list[str]:
-    """``rule all`` of the demo: the same targets for the figures and tables ``demo`` names."""
+    """``rule all`` of the demo: the same targets for the figures and tables ``demo`` names,
+    and the grader figures of ``demo.grader_figures``."""
     kept = {"figures": config["demo"]["figures"], "tables": config["demo"]["tables"]}
-    return all_targets({**config, **{key: {n: config[key][n] for n in names} for key, names in kept.items()}})
+    graders = [f"figures/graders/{figure}.pdf" for figure in config["demo"].get("grader_figures", [])]
+    return all_targets({**config, **{key: {n: config[key][n] for n in names} for key, names in kept.items()}}) + graders
 
 
 def table_counts(config: dict[str, Any], table: str) -> list[str]:

@@ -1,6 +1,8 @@
 """The verify stage: one shard of samples in, one verdict per sample out.
 
-Math samples are graded against the gold answer by ``verify.math`` with the spec's grader;
+Math samples are graded against the gold answer by ``verify.math`` with the spec's grader
+(a sample whose finish reason is not "stop" was cut off: grader "ours" reads no unmarked
+answer from it);
 programs run the task's tests in the sandbox (``verify.code``). Each grader's verdicts are
 their own files (``results/verdicts/{grader}/...``), so counts, pass@k and figures serve
 every grader alike, and where two graders differ is a join of their verdict files.
@@ -66,6 +68,7 @@ def judge(samples: pl.DataFrame, table: pl.DataFrame, spec: VerifySpec, *, worke
         timeout_s=spec.timeout_s,
         workers=workers,
         problem_ids=joined["problem_id"].to_list(),
+        finished=(joined["finish_reason"] == "stop").to_list(),
     )
     return _frame(joined, verdicts), asdict(stats)
 

@@ -22,21 +22,23 @@ rule verify:
 
 
 rule disagreements:
-    """Where the two math graders judge the same samples differently: a join of their verdicts."""
+    """Where another math grader judges the same samples differently from ours: a join of their verdicts."""
     input:
-        ours=lambda w: dag.verdict_shards(config, "ours", w.model, w.benchmark),
-        paper=lambda w: dag.verdict_shards(config, "paper", w.model, w.benchmark),
+        reference=lambda w: dag.verdict_shards(
+            config, rb_config.MATH_GRADERS[0], w.model, w.benchmark
+        ),
+        other=lambda w: dag.verdict_shards(config, w.grader, w.model, w.benchmark),
         samples=lambda w: dag.sample_shards(config, w.model, w.benchmark),
         table="data/benchmarks/{benchmark}.parquet",
     output:
-        "results/grader_disagreements/{model}/{benchmark}.parquet",
+        "results/grader_disagreements/{grader}/{model}/{benchmark}.parquet",
     log:
-        "logs/disagreements/{model}/{benchmark}.log",
+        "logs/disagreements/{grader}/{model}/{benchmark}.log",
     conda:
         "../../envs/verify.yaml"
     params:
-        spec=spec_json(lambda w: dag.disagreement_spec(w.benchmark)),
+        spec=spec_json(lambda w: dag.disagreement_spec(w.benchmark, w.grader)),
     shell:
-        "python -m rlvr_boundary disagreements --spec {params.spec:q} --verdicts-a {input.ours:q}"
-        " --verdicts-b {input.paper:q} --samples {input.samples:q} --benchmark-table {input.table:q}"
+        "python -m rlvr_boundary disagreements --spec {params.spec:q} --verdicts-a {input.reference:q}"
+        " --verdicts-b {input.other:q} --samples {input.samples:q} --benchmark-table {input.table:q}"
         " --output {output:q} > {log:q} 2>&1"

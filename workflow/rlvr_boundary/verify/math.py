@@ -2,8 +2,10 @@
 
 A verdict goes through three stages:
 
-1. extraction (``math_extract``): ``grader="ours"`` or ``grader="paper"`` (the paper repo's
-   order, PAPER.md section 5). No answer found -> status ``no_answer``, never a guess.
+1. extraction (``math_extract``): ``grader="ours"`` (marked answers, else the concluding
+   sentence of a finished response), ``"strict"`` (marked answers only) or ``"paper"``
+   (the paper repo's order, PAPER.md section 5). No answer found -> status ``no_answer``.
+   A gold written as a worked solution is read for its boxed answer first (``gold_answer``).
 2. clean-up (``math_normalize.clean``) of gold and extracted answer alike.
 3. equivalence (``math_equiv.judge``): multiple-choice letters, exact strings, exact
    numbers, numeric rejection and shapes first; math-verify only for what is left.
@@ -24,11 +26,13 @@ from functools import partial
 
 from rlvr_boundary.verify import Verdict
 from rlvr_boundary.verify.math_equiv import Deadline, judge, prime, soft_deadline
-from rlvr_boundary.verify.math_extract import extract_ours, extract_paper
+from rlvr_boundary.verify.math_extract import extract_ours, extract_paper, extract_strict, gold_answer
 from rlvr_boundary.verify.math_normalize import clean
 from rlvr_boundary.verify.math_pool import EnginePool, Outcome
 
-GRADERS: dict[str, Callable[[str], str | None]] = {"ours": extract_ours, "paper": extract_paper}
+Extractor = Callable[..., str | None]
+"""``extractor(response, finished=...)``: the answer a response states, None if it states none."""
+GRADERS: dict[str, Extractor] = {"ours": extract_ours, "strict": extract_strict, "paper": extract_paper}
 
 
 def _verdict(correct: bool, extracted: str | None, status: str) -> Verdict:
@@ -68,33 +72,38 @@ def _text(value: object) -> str:
     return text
 
 
-def _check_grader(grader: str) -> Callable[[str], str | None]:
+def _check_grader(grader: str) -> Extractor:
     if grader not in GRADERS:
         raise ValueError(f"grader must be one of {sorted(GRADERS)}, got {grader!r}")
     return GRADERS[grader]
 
 
-def _extract(extractor: Callable[[str], str | None], response: object) -> tuple[str | None, str]:
+def _extract(extractor: Extractor, response: object, finished: bool) -> tuple[str | None, str]:
     """(extracted answer, status so far): "ok" to be judged, or no_answer / error."""
     try:
-        found = extractor(_text(response))
+        found = extractor(_text(response), finished=finished)
     except Exception:  # a pathological response costs its own verdict only
         return None, "error"
     return (_text(found), "ok") if found is not None else (None, "no_answer")
 
 
-def verify(response: str, gold: str, *, grader: str = "ours", timeout_s: float = 5.0) -> Verdict:
-    """Grade one response in this process.
+def _gold(gold: object) -> str:
+    return gold_answer(_text(gold))
+
+
+def verify(response: str, gold: str, *, grader: str = "ours", timeout_s: float = 5.0, finished: bool = True) -> Verdict:
+    """Grade one response in this process; ``finished=False`` marks a response cut off at the
+    token limit (grader "ours" then reads no unmarked answer from it).
 
     The engine runs under a float interval timer (``timeout_s``) when called from the main
     thread; inputs that could block inside C code are screened out beforehand. For a hard
     guarantee on untrusted batches use ``verify_batch`` (killable worker processes).
     """
-    extracted, status = _extract(_check_grader(grader), response)
+    extracted, status = _extract(_check_grader(grader), response, finished)
     if status != "ok":
         return _verdict(False, extracted, status)
     try:
-        pair = clean(_text(gold)), clean(extracted)
+        pair = clean(_gold(gold)), clean(extracted)
     except Exception:
         return _verdict(False, extracted, "error")
     outcome = _quick_outcome(*pair) or _judge_here(*pair, timeout_s)
@@ -137,11 +146,11 @@ class _Batch:
         self._status: list[str] = []
         self.rows = 0
 
-    def add(self, response: object, gold: object, problem: object | None) -> int:
+    def add(self, response: object, gold: object, problem: object | None, finished: bool) -> int:
         """Extract one row's answer; return its key number."""
         self.rows += 1
-        extracted, status = _extract(self._extractor, response)
-        gold_text = _text(gold)
+        extracted, status = _extract(self._extractor, response, finished)
+        gold_text = _gold(gold)
         key = (gold_text if problem is None else f"\x00{problem}", extracted if status == "ok" else status)
         number = self._index.get(key)
         if number is None:
@@ -210,18 +219,24 @@ def grade(
     timeout_s: float = 5.0,
     workers: int = 2,
     problem_ids: Sequence[str] | None = None,
+    finished: Sequence[bool] | None = None,
 ) -> tuple[list[Verdict], BatchStats]:
     """Grade many responses and say what it cost; each distinct (problem id or gold,
     answer) is checked once, and rows sharing a key share one Verdict.
 
     ``workers`` processes run the sympy checks, each killed at ``timeout_s`` (0 = run them
-    in this process under the soft timer only).
+    in this process under the soft timer only). ``finished`` (default: all) says which
+    responses ended by themselves rather than at the token limit.
     """
-    if len(responses) != len(golds) or (problem_ids is not None and len(problem_ids) != len(golds)):
-        raise ValueError("responses, golds and problem_ids must have the same length")
+    for name, column in (("problem_ids", problem_ids), ("finished", finished)):
+        if column is not None and len(column) != len(golds):
+            raise ValueError(f"responses, golds and {name} must have the same length")
+    if len(responses) != len(golds):
+        raise ValueError("responses and golds must have the same length")
     problems: Iterable[object | None] = problem_ids if problem_ids is not None else [None] * len(golds)
+    ended: Iterable[bool] = finished if finished is not None else [True] * len(golds)
     batch = _Batch(grader)
-    keys = array("I", (batch.add(*row) for row in zip(responses, golds, problems, strict=True)))
+    keys = array("I", (batch.add(*row) for row in zip(responses, golds, problems, ended, strict=True)))
     verdicts, stats = batch.grade(timeout_s=timeout_s, workers=workers)
     return [verdicts[k] for k in keys], stats
 
@@ -234,6 +249,15 @@ def verify_batch(
     timeout_s: float = 5.0,
     workers: int = 2,
     problem_ids: Sequence[str] | None = None,
+    finished: Sequence[bool] | None = None,
 ) -> list[Verdict]:
     """``grade`` without the cost report: one Verdict per response."""
-    return grade(responses, golds, grader=grader, timeout_s=timeout_s, workers=workers, problem_ids=problem_ids)[0]
+    return grade(
+        responses,
+        golds,
+        grader=grader,
+        timeout_s=timeout_s,
+        workers=workers,
+        problem_ids=problem_ids,
+        finished=finished,
+    )[0]

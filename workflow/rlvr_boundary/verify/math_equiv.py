@@ -144,7 +144,7 @@ _MATRIX = re.compile(r"\\begin\{[pbvB]?matrix\}")
 _WORDS_ONLY = re.compile(r"\\text\{[A-Za-z\s]+\}")  # "\text{Evelyn}" is never a number
 
 
-def _split_top(text: str) -> list[str]:
+def split_top(text: str) -> list[str]:
     """``text`` cut at commas outside any bracket; one part when there is none."""
     parts, depth, start = [], 0, 0
     for k, ch in enumerate(text):
@@ -168,7 +168,7 @@ def _bracketed(text: str) -> tuple[str, str, list[str]] | None:
         depth += (ch in _OPENERS) - (ch in _CLOSERS)
         if depth == 0:
             return None  # "(1,2)\\cup(3,4)" or "(a)(b)": not one group
-    return text[0], text[-1], _split_top(text[1:-1])
+    return text[0], text[-1], split_top(text[1:-1])
 
 
 def _shape(text: str) -> str | None:
@@ -179,7 +179,7 @@ def _shape(text: str) -> str | None:
     if _MATRIX.search(text):
         return "matrix"
     group = _bracketed(text)
-    several = len(_split_top(text)) > 1 or (group is not None and len(group[2]) > 1)
+    several = len(split_top(text)) > 1 or (group is not None and len(group[2]) > 1)
     return "several" if several or "\\cup" in text or "\\pm" in text or "\\mp" in text else "scalar"
 
 
@@ -211,7 +211,7 @@ def _structure(gold: str, pred: str) -> bool | None:
         ):
             return False
     if g_group is None and p_group is None:
-        g_values, p_values = _exact(_split_top(gold)), _exact(_split_top(pred))
+        g_values, p_values = _exact(split_top(gold)), _exact(split_top(pred))
         if g_values is not None and p_values is not None and (len(g_values) > 1 or len(p_values) > 1):
             return set(g_values) == set(p_values)
     return None
@@ -272,11 +272,34 @@ def _unwrapped(gold: str, pred: str) -> tuple[str, str]:
     g_eq, p_eq = assignment(gold), assignment(pred)
     if g_eq and p_eq:
         return (g_eq[1], p_eq[1]) if g_eq[0] == p_eq[0] else (gold, pred)
-    if g_eq and "=" not in pred:
-        return g_eq[1], pred
-    if p_eq and "=" not in gold:
-        return gold, p_eq[1]
+    if "=" not in pred:
+        return _assigned_value(gold), pred
+    if "=" not in gold:
+        return gold, _stated_value(pred)
     return gold, pred
+
+
+_ALTERNATIVES = re.compile(r"\\text\{\s*(?:or|and)\s*\}|\s(?:or|and)\s")
+
+
+def _assigned_value(text: str) -> str:
+    """The values of ``x = 5``, ``x_1 = a, x_2 = b`` or ``x=2 \\text{ or } x=-3``; any
+    other text as it is."""
+    parts = split_top(_ALTERNATIVES.sub(",", text))
+    sides = [assignment(part) for part in parts]
+    return ", ".join(side[1] for side in sides) if all(sides) else text
+
+
+def _stated_value(text: str) -> str:
+    """What a predicted equation states (math-verify's reading): assigned values, else the
+    last side of a chain (``\\frac{1}{2} = \\frac{10}{9}``, ``5 \\times 4 = 20``)."""
+    assigned = _assigned_value(text)
+    if assigned != text or _RELATION.search(text) or len(split_top(text)) > 1:
+        return assigned
+    return text.rsplit("=", 1)[1].strip() or text
+
+
+_RELATION = re.compile(r"[<>]|\\(?:le|ge|ne|lt|gt|approx|equiv|sim)(?![a-zA-Z])")
 
 
 def _values(text: str) -> list[complex] | None:
@@ -302,11 +325,51 @@ def _apart(gold: complex, pred: complex) -> bool:
     return abs(gold - pred) > _CLEARLY_APART * max(abs(gold), abs(pred))
 
 
+_TEXT_ANSWER = re.compile(r"[A-Za-z][A-Za-z' -]{2,}")  # "Evelyn", "odd": words compare without case
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")  # left by clean: not a thousands grouping
+
+
+def _decimal_comma(text: str, other: str) -> str:
+    """``1,22`` is the decimal 1.22 when the other side is one plain number (a comma that
+    groups thousands, ``1,000``, was already removed by ``clean``)."""
+    if _DECIMAL_COMMA.fullmatch(text) and number(other) is not None:
+        return text.replace(",", ".")
+    return text
+
+
+def _top_level_signs(text: str) -> list[int]:
+    """Positions of ``+``/``-`` between terms outside every bracket (not a leading sign)."""
+    signs, depth = [], 0
+    for k, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch in "+-" and depth == 0 and k > 0 and text[k - 1] not in "^_(=,":
+            signs.append(k)
+    return signs
+
+
+def _factored(text: str) -> bool:
+    """A product with a bracketed sum of letters as a factor: ``(x+2)(x+3)``, ``3x(x-4)``."""
+    if _top_level_signs(text) or "=" in text or "," in text or "\\frac" in text:
+        return False
+    groups = re.findall(r"\(([^()]*)\)", text)
+    return any(re.search(r"[a-zA-Z]", g) and _top_level_signs(g) for g in groups)
+
+
+def _expanded(text: str) -> bool:
+    """A sum of terms with a letter in it: ``x^2+5x+6``."""
+    return bool(_top_level_signs(text)) and bool(re.search(r"[a-zA-Z]", text)) and "=" not in text
+
+
 def _quick(gold: str, pred: str) -> bool | None:
     """Steps 2-6 of the module docstring; None when only the engine can tell."""
     g, p = canonical(gold), canonical(pred)
-    if g == p:
+    if g == p or (_TEXT_ANSWER.fullmatch(g) and _TEXT_ANSWER.fullmatch(p) and g.casefold() == p.casefold()):
         return True
+    if _factored(g) and _expanded(p):
+        return False  # "x^2+5x+6" does not answer "factor ...": the gold's form is the answer
     g_base, p_base = base_numeral(g), base_numeral(p)
     if (g_base and g_base[1]) or (p_base and p_base[1]):
         # 52_8 is 52 written in base 8: the digits must agree, and the bases when both are
@@ -391,9 +454,10 @@ def judge(gold: str, pred: str, *, engine: bool) -> bool | None:
     """
     if len(gold) > _MAX_ENGINE_CHARS or len(pred) > _MAX_ENGINE_CHARS:
         return canonical(gold) == canonical(pred)
-    if _MC_GOLD.fullmatch(canonical(gold)):
-        return mc_letter(pred) == mc_letter(gold)
+    if letter := _MC_GOLD.fullmatch(canonical(gold)):
+        return (mc_letter(pred) or mc_letter(canonical(pred))) == letter.group(1)
     pred = drop_mc_label(pred)
+    gold, pred = _decimal_comma(gold, pred), _decimal_comma(pred, gold)
     undecided = []
     for g, p in _readings(gold, pred):
         verdict = _quick(g, p)
