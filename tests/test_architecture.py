@@ -102,6 +102,12 @@ FORBIDDEN = {
     | PREPARING
     | CLUSTER
     | {"rlvr_boundary.sampling", "rlvr_boundary.figures"},
+    # importing another tool's samples reads files; it never judges or samples
+    "rlvr_boundary.importers": HEAVY
+    | JUDGING
+    | PREPARING
+    | CLUSTER
+    | {"rlvr_boundary.sampling", "rlvr_boundary.figures"},
     # reading judged samples back never re-judges them
     "rlvr_boundary.lucky": HEAVY | JUDGING | PREPARING | CLUSTER | {"rlvr_boundary.sampling"},
     # figures read tables only

@@ -103,6 +103,23 @@ def test_shards_cover_n_and_raising_n_only_appends(paper: dict) -> None:
         ({"tables": {"table5": {"benchmark": "lcb"}}}, "tables.table5.benchmark: unknown benchmark 'lcb'"),
         ({"verify": {"grader": "lenient"}}, "verify.grader"),
         (
+            {
+                "models": {
+                    "imp": {"samples_from": {"format": "csv", "paths": {"math500": ["x"]}}, "label": "x", "role": "rl"}
+                }
+            },
+            "models.imp.samples_from.format: 'csv' is not one of",
+        ),
+        (
+            {
+                "models": {
+                    "imp": {"samples_from": {"format": "jsonl", "paths": {"aime24": ["x"]}}, "label": "x", "role": "rl"}
+                },
+                "figures": {"f": {"title": "t", "rows": ["math500"], "columns": [{"title": "c", "models": ["imp"]}]}},
+            },
+            "figures.f: imp on math500: models.imp.samples_from.paths: no files for 'math500'",
+        ),
+        (
             {"demo": {"figures": ["fig2"], "grader_figures": ["fig4"]}},
             "demo.grader_figures: 'fig4' is not one of demo.figures",
         ),

@@ -37,6 +37,12 @@ def _prepare(args: argparse.Namespace) -> None:
     benchmarks.write_prepared(args.spec, args.output)
 
 
+def _import_samples(args: argparse.Namespace) -> None:
+    from rlvr_boundary import importers
+
+    importers.import_shard(args.spec, args.benchmark_table, args.output)
+
+
 def _sample(args: argparse.Namespace) -> None:
     from rlvr_boundary import sampling
 
@@ -173,6 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
         specs.SampleSpec,
         _sample,
         {"--benchmark-table": {}, "--output": {}, "--threads": {"type": int, "default": 1, "required": False}},
+    )
+    _stage(
+        sub,
+        "import-samples",
+        "write one seed shard of samples read from another tool's files",
+        specs.ImportSpec,
+        _import_samples,
+        {"--benchmark-table": {}, "--output": {}},
     )
     _stage(
         sub,

@@ -104,11 +104,11 @@ def pair_tables(spec: StatsSpec, counts: Mapping[Curve, pl.DataFrame]) -> tuple[
         differences.append(result.difference.select(*(pl.lit(v).alias(k) for k, v in key.items()), pl.all()))
         for name, positions in stats.solvable_sets(pair["c_a"], pair["c_b"]).items():
             sets.append({**key, "set": name, "problems": len(positions), "indices": _indices(pair, positions)})
-    if not rows:
-        raise ValueError(f"{spec.name}: nothing to compare (no panel has two models)")
+    # a figure of one model per panel (an imported run on its own) has no pair: empty tables
+    difference = pl.concat(differences) if differences else pl.DataFrame(schema=tables.PAIR_DIFFERENCE.columns)
     return (
         tables.check(pl.DataFrame(rows, schema=tables.PAIR_STATS.columns), tables.PAIR_STATS, spec.name),
-        tables.check(pl.concat(differences), tables.PAIR_DIFFERENCE, spec.name),
+        tables.check(difference, tables.PAIR_DIFFERENCE, spec.name),
         tables.check(pl.DataFrame(sets, schema=tables.SOLVABLE_SETS.columns), tables.SOLVABLE_SETS, spec.name),
     )
 

@@ -135,9 +135,15 @@ def _check_references(config: dict[str, Any], source: str) -> None:
             _checked_template(config, model, table["benchmark"], f"{source}: tables.{name}: {model}")
 
 
-def _checked_template(config: dict[str, Any], model: str, benchmark: str, where: str) -> str:
+def _checked_template(config: dict[str, Any], model: str, benchmark: str, where: str) -> None:
+    """A sampled model needs a prompt for the benchmark; an imported one, files for it."""
+    imported = config["models"][model].get("samples_from")
+    if imported is not None:
+        if benchmark not in imported["paths"]:
+            raise ConfigError(f"{where}: models.{model}.samples_from.paths: no files for {benchmark!r}")
+        return
     try:
-        return template_for(config, model, benchmark)
+        template_for(config, model, benchmark)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
@@ -180,6 +186,11 @@ def source_kind(config: dict[str, Any], benchmark: str) -> str:
 def n_samples(config: dict[str, Any], model: str, benchmark: str) -> int:
     """Samples per problem for a (model, benchmark) pair: the model's override or the benchmark's n."""
     return config["models"][model].get("n", {}).get(benchmark, config["benchmarks"][benchmark]["n"])
+
+
+def is_imported(config: dict[str, Any], model: str) -> bool:
+    """The model's samples come from another tool's files (``samples_from``), not vLLM."""
+    return "samples_from" in config["models"][model]
 
 
 MATH_GRADERS = ("ours", "strict", "paper")

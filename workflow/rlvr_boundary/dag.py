@@ -7,6 +7,8 @@ file layout (``results/{stage}/{grader}/{model}/{benchmark}/...``) is written in
 
 from __future__ import annotations
 
+import glob
+import re
 from typing import Any
 
 from rlvr_boundary import hub, jobs
@@ -14,6 +16,7 @@ from rlvr_boundary.config import (
     MATH_GRADERS,
     ConfigError,
     grader_for,
+    is_imported,
     n_samples,
     sampling_for,
     source_kind,
@@ -27,6 +30,7 @@ from rlvr_boundary.specs import (
     CurveSpec,
     DisagreementSpec,
     FigureSpec,
+    ImportSpec,
     LuckySpec,
     PrepareSpec,
     SampleSpec,
@@ -141,6 +145,59 @@ def engine_model(config: dict[str, Any], model: str) -> dict[str, Any]:
     return spec
 
 
+def imported_models(config: dict[str, Any]) -> list[str]:
+    return [m for m in config["models"] if is_imported(config, m)]
+
+
+def sampled_models(config: dict[str, Any]) -> list[str]:
+    return [m for m in config["models"] if not is_imported(config, m)]
+
+
+def _natural(path: str) -> list[Any]:
+    """Sort key: ``seed2`` before ``seed10``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
+
+
+def import_sources(config: dict[str, Any], model: str, benchmark: str) -> list[str]:
+    """The files of ``samples_from.paths[benchmark]``, each glob pattern expanded (naturally
+    sorted) in place; a ConfigError for a benchmark without files or a pattern matching none."""
+    imported = config["models"][model].get("samples_from")
+    if imported is None:
+        return []
+    where = f"models.{model}.samples_from.paths"
+    if benchmark not in imported["paths"]:
+        raise ConfigError(f"{where}: no files for benchmark {benchmark!r}")
+    files: list[str] = []
+    for pattern in imported["paths"][benchmark]:
+        found = sorted(glob.glob(pattern), key=_natural) if glob.has_magic(pattern) else [pattern]
+        if not found:
+            raise ConfigError(f"{where}.{benchmark}: {pattern!r} matches no file")
+        files.extend(found)
+    return files
+
+
+def import_spec(config: dict[str, Any], model: str, benchmark: str, seed: int) -> ImportSpec:
+    from rlvr_boundary.importers import DEFAULT_MATCH
+
+    imported = config["models"][model]["samples_from"]
+    return ImportSpec(
+        model_name=model,
+        benchmark=benchmark,
+        format=imported["format"],
+        paths=tuple(import_sources(config, model, benchmark)),
+        match=imported.get("match", DEFAULT_MATCH[imported["format"]]),
+        n=n_samples(config, model, benchmark),
+        shard=jobs.shard(config, model, benchmark, seed),
+        score_field=imported.get("score_field"),
+    )
+
+
+def trusted_sources(config: dict[str, Any], model: str, benchmark: str) -> list[str]:
+    """The files whose scores are the verdicts (``trust_scores``); none otherwise."""
+    imported = config["models"][model].get("samples_from", {})
+    return import_sources(config, model, benchmark) if imported.get("trust_scores") else []
+
+
 def sample_spec(config: dict[str, Any], model: str, benchmark: str, seed: int) -> SampleSpec:
     return SampleSpec(
         model_name=model,
@@ -161,14 +218,20 @@ def verdict_shards(config: dict[str, Any], grader: str, model: str, benchmark: s
     return [verdicts_path(grader, model, benchmark, s.index) for s in jobs.shards(config, model, benchmark)]
 
 
-def verify_spec(config: dict[str, Any], grader: str, model: str, benchmark: str) -> VerifySpec:
-    """What judging one (model, benchmark) depends on: the grader settings of its kind."""
+def verify_spec(config: dict[str, Any], grader: str, model: str, benchmark: str, seed: int | None = None) -> VerifySpec:
+    """What judging one (model, benchmark) depends on: the grader settings of its kind; for
+    an imported model that trusts its files' scores, the shard's import (no judging)."""
     check_grader(config, grader, benchmark)
+    if trusted_sources(config, model, benchmark):
+        if seed is None:
+            raise ConfigError(f"models.{model}: trusted verdicts are taken per seed shard")
+        return VerifySpec(benchmark, grader, trusted=import_spec(config, model, benchmark, seed))
+    imported = is_imported(config, model)
     if config["benchmarks"][benchmark]["kind"] == "code":
         return VerifySpec(
             benchmark,
             grader,
-            template=template_for(config, model, benchmark),
+            template=None if imported else template_for(config, model, benchmark),  # imported: no prefill
             code_timeout_s=config["verify"]["code_timeout_s"],
         )
     return VerifySpec(benchmark, grader, timeout_s=config["verify"]["timeout_s"])
@@ -404,7 +467,11 @@ def about(
     lines = []
     for model in models or []:
         spec = config["models"][model]
-        weights = spec.get("path") or f"{spec['hf_id']}@{spec['revision']}"
+        weights = spec.get("path") or (f"{spec['hf_id']}@{spec['revision']}" if "hf_id" in spec else "")
+        if "samples_from" in spec:
+            imported = spec["samples_from"]
+            trusted = ", their scores as verdicts" if imported.get("trust_scores") else ""
+            weights = f"{weights} samples imported from {imported['format']} files{trusted}".strip()
         n = ", ".join(f"{b}: n={n_samples(config, model, b)}" for b in benchmarks or [])
         lines.append(f"- {spec['label']} ({spec['role']}): {weights}; {n}")
     for bench in benchmarks or []:

@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from rlvr_boundary import jobs
-from rlvr_boundary.config import ConfigError, load_many
+from rlvr_boundary.config import ConfigError, is_imported, load_many
 from rlvr_boundary.layout import figure_pairs
 
 
@@ -40,10 +40,13 @@ def models_table(config: dict[str, Any], models: Sequence[str]) -> pl.DataFrame:
 
 
 def jobs_table(config: dict[str, Any], pairs: Sequence[tuple[str, str]]) -> pl.DataFrame:
-    """One row per sampling job of the (model, benchmark) pairs: size, tokens, hours, GPU-hours."""
+    """One row per sampling job of the (model, benchmark) pairs: size, tokens, hours, GPU-hours;
+    imported models (``samples_from``) run no sampling job."""
     startup = config["cluster"]["startup_minutes"]
     rows: list[dict[str, Any]] = []
     for model, benchmark in pairs:
+        if is_imported(config, model):
+            continue
         sizing, problems = jobs.model_sizing(config, model), jobs.problem_count(config, benchmark)
         tokens_per_sample = jobs.mean_output_tokens(config, model)
         for shard in jobs.shards(config, model, benchmark):
@@ -115,7 +118,7 @@ def format_plan(config: dict[str, Any], figures: Sequence[str]) -> str:
     """The plan as text: assumptions, models, per-pair jobs of each figure, and the totals."""
     cluster = config["cluster"]
     pairs = list(dict.fromkeys(p for f in figures for p in figure_pairs(config, f)))
-    models = list(dict.fromkeys(m for m, _ in pairs))
+    models = list(dict.fromkeys(m for m, _ in pairs if not is_imported(config, m)))
     utilisation = config["sampling"].get("gpu_memory_utilization", 0.9)
     lines = [
         "Assumptions (config.yaml cluster:, sampling:):",

@@ -54,15 +54,33 @@ class SampleSpec:
 
 
 @dataclass(frozen=True)
+class ImportSpec:
+    """One seed shard of a model's samples read from another tool's files (``samples_from``):
+    the files in pooling order, how their problems match the benchmark's, the n every
+    problem must have, and the per-doc metric that is a sample's score (lm-eval, lighteval)."""
+
+    model_name: str
+    benchmark: str
+    format: str
+    paths: tuple[str, ...]
+    match: str
+    n: int
+    shard: Shard
+    score_field: str | None = None
+
+
+@dataclass(frozen=True)
 class VerifySpec:
     """Judge one shard: a math grader and its timeout, or, for code, the prompt (its open
-    fence) and the per-test time limit (None: the benchmark's own)."""
+    fence) and the per-test time limit (None: the benchmark's own). ``trusted``: the
+    verdicts are the imported files' own scores (``samples_from.trust_scores``), not judged."""
 
     benchmark: str
     grader: str
     timeout_s: float | None = None
     template: str | None = None
     code_timeout_s: float | None = None
+    trusted: ImportSpec | None = None
 
 
 @dataclass(frozen=True)

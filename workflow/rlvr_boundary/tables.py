@@ -64,6 +64,7 @@ FINISH_REASONS: dict[str, str] = {
     "stop": "the model ended (EOS or a stop string)",
     "length": "the token budget (max_tokens, or the context left after the prompt) ran out",
     "prompt_too_long": "the prompt leaves no room in the context; not sent to the engine",
+    "unknown": "imported samples whose file does not say why the response ended (read as finished)",
 }
 
 MATH_BENCHMARK = Schema(

@@ -17,14 +17,15 @@ from pathlib import Path
 
 import polars as pl
 
-from rlvr_boundary import tables
+from rlvr_boundary import importers, tables
 from rlvr_boundary.prompts import code_prefill
-from rlvr_boundary.specs import DisagreementSpec, VerifySpec
+from rlvr_boundary.specs import DisagreementSpec, ImportSpec, VerifySpec
 from rlvr_boundary.verify import Verdict
 from rlvr_boundary.verify import code as code_verify
 from rlvr_boundary.verify import math as math_verify
 
 log = logging.getLogger(__name__)
+FINISHED = ("stop", importers.UNKNOWN_FINISH)  # responses that ended by themselves, or may have
 
 
 def _check_problem_ids(
@@ -44,8 +45,29 @@ def _frame(samples: pl.DataFrame, verdicts: Sequence[Verdict]) -> pl.DataFrame:
     )
 
 
+def _trusted(samples: pl.DataFrame, table: pl.DataFrame, spec: ImportSpec) -> tuple[pl.DataFrame, dict]:
+    """Verdicts that are the imported files' own per-sample scores (``trust_scores``)."""
+    key = ["problem_id", "sample_index"]
+    scores = importers.imported(spec, table)
+    if "correct" not in scores.columns or scores["correct"].null_count():
+        raise ValueError(
+            f"{', '.join(spec.paths)}: field 'correct': trust_scores needs the file's score of every sample "
+            "(qwen-math 'score', evalplus results beside samples.jsonl, jsonl 'correct', or samples_from.score_field)"
+        )
+    joined = samples.select(key).join(scores.select(*key, "correct"), on=key, how="left", maintain_order="left")
+    passed, failed = ("passed", "failed") if tables.is_code(table) else ("correct", "wrong")
+    frame = joined.with_columns(
+        extracted=pl.lit(None, pl.String),
+        status=pl.when(pl.col("correct")).then(pl.lit(passed)).otherwise(pl.lit(failed)),
+        detail=pl.lit("score from the imported file (trust_scores)"),
+    ).select(*key, "extracted", "correct", "status", "detail")
+    return frame, {"samples": samples.height, "trusted_sources": importers.sources(spec)}
+
+
 def judge(samples: pl.DataFrame, table: pl.DataFrame, spec: VerifySpec, *, workers: int) -> tuple[pl.DataFrame, dict]:
     """Verdicts for ``samples`` (one row each) and what grading them cost."""
+    if spec.trusted is not None:
+        return _trusted(samples, table, spec.trusted)
     if tables.is_code(table):
         if spec.grader != "ours":
             raise ValueError(
@@ -57,7 +79,7 @@ def judge(samples: pl.DataFrame, table: pl.DataFrame, spec: VerifySpec, *, worke
             [by_id[p] for p in samples["problem_id"]],
             workers=workers,
             timeout_s=spec.code_timeout_s,
-            prefill=code_prefill(spec.template),
+            prefill=code_prefill(spec.template) if spec.template else "",
         )
         return _frame(samples, verdicts), {"samples": samples.height}
     joined = samples.join(table.select("problem_id", "gold"), on="problem_id", how="left", maintain_order="left")
@@ -68,7 +90,7 @@ def judge(samples: pl.DataFrame, table: pl.DataFrame, spec: VerifySpec, *, worke
         timeout_s=spec.timeout_s,
         workers=workers,
         problem_ids=joined["problem_id"].to_list(),
-        finished=(joined["finish_reason"] == "stop").to_list(),
+        finished=joined["finish_reason"].is_in(FINISHED).to_list(),
     )
     return _frame(joined, verdicts), asdict(stats)
 

@@ -7,6 +7,8 @@ rule sample:
         "results/samples/{model}/{benchmark}/seed{seed}.parquet",
     log:
         "logs/sample/{model}/{benchmark}/seed{seed}.log",
+    wildcard_constraints:
+        model=one_of(dag.sampled_models(config)),
     conda:
         "../../envs/sampling.yaml"
     threads: 2

@@ -3,6 +3,7 @@ rule verify:
     input:
         samples="results/samples/{model}/{benchmark}/seed{seed}.parquet",
         table="data/benchmarks/{benchmark}.parquet",
+        trusted=lambda w: dag.trusted_sources(config, w.model, w.benchmark),
     output:
         "results/verdicts/{grader}/{model}/{benchmark}/seed{seed}.parquet",
     log:
@@ -14,7 +15,9 @@ rule verify:
         **jobs.verify_rule_resources(config),  # code: grows with samples x tests; x attempt
     params:
         spec=spec_json(
-            lambda w: dag.verify_spec(config, w.grader, w.model, w.benchmark)
+            lambda w: dag.verify_spec(
+                config, w.grader, w.model, w.benchmark, int(w.seed)
+            )
         ),
     shell:
         "python -m rlvr_boundary verify --spec {params.spec:q} --samples {input.samples:q}"

@@ -211,7 +211,7 @@ def _pieces(text: str) -> list[tuple[int, int, str | None]]:
 
 
 # "one" is left out: "One can check that..." is a pronoun far more often than an answer.
-_LEADING_NUMBER_WORD = re.compile(r"\s*(" + "|".join(set(NUMBER_WORDS) - {"one"}) + r")\b", re.IGNORECASE)
+_LEADING_NUMBER_WORD = re.compile(r"\s*(" + "|".join(w for w in NUMBER_WORDS if w != "one") + r")\b", re.IGNORECASE)
 
 
 def _last_formula(sentence: str) -> tuple[str, int] | None:
