@@ -112,7 +112,8 @@ def _qwen_math(path: Path) -> Iterator[Record]:
 
 
 def _lm_eval_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    head = path.read_text(encoding="utf-8")[:1].strip() if path.stat().st_size else ""
+    with path.open(encoding="utf-8") as handle:
+        head = handle.read(4096).lstrip()[:1]
     if head == "[":  # lm-eval <= 0.4.2 wrote one indented JSON array under a .jsonl name
         try:
             yield from enumerate(json.loads(path.read_text(encoding="utf-8")), 1)
