@@ -307,7 +307,7 @@ def _normalised(text: str | None) -> str | None:
 
 def pooled(spec: ImportSpec) -> pl.DataFrame:
     """Every file of the spec read and pooled in order (seed runs: file k's samples follow
-    file k-1's for each problem), then matched to the benchmark's problem ids."""
+    file k-1's for each problem); ids are still the files' own (``matched`` maps them)."""
     frames = [_located(p, spec.format, spec.score_field) for p in spec.paths]
     columns = sorted({c for f in frames for c in f.columns} - set(tables.SAMPLES.columns))
     frames = [f.with_columns(pl.lit(None).alias(c) for c in columns if c not in f.columns) for f in frames]
