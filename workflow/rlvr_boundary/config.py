@@ -115,7 +115,7 @@ def _check_references(config: dict[str, Any], source: str) -> None:
                 if model not in models:
                     raise ConfigError(f"{source}: figures.{fig}.columns.{j}.models.{m}: unknown model {model!r}")
                 for bench in figure["rows"]:
-                    _checked_template(config, model, bench, f"{source}: figures.{fig}: {model} on {bench}")
+                    _checked_model_on(config, model, bench, f"{source}: figures.{fig}: {model} on {bench}")
     for key in ("figures", "tables"):
         for name in config.get("demo", {}).get(key, []):
             if name not in config[key]:
@@ -132,10 +132,10 @@ def _check_references(config: dict[str, Any], source: str) -> None:
         for m, model in enumerate(table["models"]):
             if model not in models:
                 raise ConfigError(f"{source}: tables.{name}.models.{m}: unknown model {model!r}")
-            _checked_template(config, model, table["benchmark"], f"{source}: tables.{name}: {model}")
+            _checked_model_on(config, model, table["benchmark"], f"{source}: tables.{name}: {model}")
 
 
-def _checked_template(config: dict[str, Any], model: str, benchmark: str, where: str) -> None:
+def _checked_model_on(config: dict[str, Any], model: str, benchmark: str, where: str) -> None:
     """A sampled model needs a prompt for the benchmark; an imported one, files for it."""
     imported = config["models"][model].get("samples_from")
     if imported is not None:

@@ -141,12 +141,17 @@ def last_boxed(text: str, *, join: bool = True) -> str | None:
     return ", ".join(parts)
 
 
+def _formula(match: re.Match[str]) -> str:
+    """The content of a ``_MATH_PIECE`` match, whichever delimiters it had."""
+    return next(g for g in match.groups() if g is not None).strip()
+
+
 def _math_span(text: str) -> str | None:
     """Content of a math span (``$..$``, ``\\(..\\)``...) that ``text`` starts with."""
     m = _MATH_PIECE.match(text)
     if m is None:
         return None
-    content = next(g for g in m.groups() if g is not None).strip()
+    content = _formula(m)
     if not content:
         return None
     return content + ("\\%" if _TRAILING_PERCENT.match(text, m.end()) else "")
@@ -203,7 +208,7 @@ def _pieces(text: str) -> list[tuple[int, int, str | None]]:
     for m in _MATH_PIECE.finditer(text):
         if m.start() > at:
             pieces.append((at, m.start(), None))
-        pieces.append((m.start(), m.end(), next(g for g in m.groups() if g is not None).strip()))
+        pieces.append((m.start(), m.end(), _formula(m)))
         at = m.end()
     if at < len(text):
         pieces.append((at, len(text), None))

@@ -316,10 +316,6 @@ _MC_REST = re.compile(r"$|[\s.:~]|\\[ ,;]|\\quad|\\text")
 _MC_LABEL = re.compile(rf"\s*(?:{_MC_WRAPPED}|\(\s*([A-E])\s*\))(?:\s|\\[ ,;]|~|:)+")
 _WRAPPER = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _SPACE_KEEP = re.compile(r"(?<=[A-Za-z0-9])\s+(?=[A-Za-z0-9])")
-_RELATION_ALIASES = tuple(
-    (re.compile(rf"\\{long}(?![a-zA-Z])"), rf"\\{short}")
-    for long, short in (("leq", "le"), ("geq", "ge"), ("neq", "ne"))
-)
 _ASSIGNMENT = re.compile(r"^\s*([a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?)\s*=\s*([^=<>]+)$")
 _BASE_NUMERAL = re.compile(r"((?=[0-9A-Z]*\d)[0-9A-Z]+)(?:_\{?(\d{1,2})\}?)?")
 
@@ -387,9 +383,7 @@ def canonical(text: str) -> str:
         if unwrapped == text:
             break
         text = unwrapped
-    text = re.sub(r"\\[,;:]|\\quad|\\qquad|~", " ", text)
-    for pattern, repl in _RELATION_ALIASES:
-        text = pattern.sub(repl, text)
+    text = _relations(re.sub(r"\\[,;:]|\\quad|\\qquad|~", " ", text))
     text = _SPACE_KEEP.sub("\x00", text)
     return re.sub(r"\s+", "", text).replace("\x00", " ")
 
