@@ -1,6 +1,6 @@
 """Samples/s verifying HumanEval+ (or MBPP+) canonical solutions, ours vs evalplus's evaluator.
 
-    python perf/code_speed.py [--dataset humaneval|mbpp] [--workers 2] [--limit N] [--broken]
+    python perf/code_speed.py [--dataset humaneval|mbpp] [--workers 2] [--limit N] [--broken] [--copies K]
 
 Ours: ``rlvr_boundary.verify.code.verify_batch`` (every program in a fresh namespaced
 sandbox; expected outputs from the prepared table's cache). evalplus (if importable, 0.3.1):
@@ -10,7 +10,9 @@ run in a fresh interpreter shaped like ``evalplus.evaluate`` -- ground truth by
 plus inputs (what ``check_correctness`` does, defaults: fast check, 1 s minimum, 4x time
 factor). A fresh interpreter matters: evalplus caps each test process at RLIMIT_AS = 4 GB,
 and a fork of a process holding polars and the prepared tables would start near that cap.
-With ``--broken`` every task also gets a "return None" sample. Verdicts are compared sample
+``--copies K`` verifies each canonical solution K times (a real verify job judges many
+samples per task, so per-task costs such as parsing its tests are shared). With
+``--broken`` every task also gets a "return None" sample. Verdicts are compared sample
 by sample. Prints one JSON object.
 """
 
@@ -33,9 +35,9 @@ FILES = {
 }
 
 
-def _samples(problems: list[dict], broken: bool) -> list[tuple[int, str]]:
-    """(problem position, full program) pairs: canonical solutions, then broken variants."""
-    samples = [(i, p["prompt"] + p["canonical_solution"]) for i, p in enumerate(problems)]
+def _samples(problems: list[dict], broken: bool, copies: int = 1) -> list[tuple[int, str]]:
+    """(problem position, full program) pairs: each canonical solution ``copies`` times, then broken variants."""
+    samples = [(i, p["prompt"] + p["canonical_solution"]) for i, p in enumerate(problems) for _ in range(copies)]
     if broken:
         samples += [(i, f"def {p['entry_point']}(*args, **kwargs):\n    return None\n") for i, p in enumerate(problems)]
     return samples
@@ -67,7 +69,7 @@ def _evalplus_check(args: tuple[str, dict, str, dict]) -> bool:
     return True
 
 
-def run_evalplus(dataset: str, workers: int, limit: int | None, broken: bool) -> dict:
+def run_evalplus(dataset: str, workers: int, limit: int | None, broken: bool, copies: int) -> dict:
     """The evalplus side, meant to run in its own interpreter (see the module docstring)."""
     from evalplus.data.mbpp import mbpp_deserialize_inputs
     from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS
@@ -93,7 +95,7 @@ def run_evalplus(dataset: str, workers: int, limit: int | None, broken: bool) ->
             )
         truth.append(oracle)
     truth_s = time.perf_counter() - start
-    jobs = [(dataset, problems[i], code, truth[i]) for i, code in _samples(problems, broken)]
+    jobs = [(dataset, problems[i], code, truth[i]) for i, code in _samples(problems, broken, copies)]
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:  # forked, as evalplus.evaluate does
         passed = list(pool.map(_evalplus_check, jobs))
@@ -113,10 +115,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None, help="first N tasks only")
     parser.add_argument("--broken", action="store_true", help="add a 'return None' sample per task")
+    parser.add_argument("--copies", type=int, default=1, help="samples per task (each its canonical solution)")
     parser.add_argument("--evalplus-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.evalplus_only:
-        print(json.dumps(run_evalplus(args.dataset, args.workers, args.limit, args.broken)))
+        print(json.dumps(run_evalplus(args.dataset, args.workers, args.limit, args.broken, args.copies)))
         return
 
     from rlvr_boundary.code_benchmarks import read_evalplus
@@ -124,7 +127,7 @@ def main() -> None:
 
     problems = _load(args.dataset, args.limit)
     rows = list(read_evalplus(FILES[args.dataset], workers=args.workers).iter_rows(named=True))[: args.limit]
-    samples = _samples(problems, args.broken)
+    samples = _samples(problems, args.broken, args.copies)
     report: dict = {
         "dataset": args.dataset,
         "tasks": len(rows),
@@ -158,15 +161,18 @@ def main() -> None:
             args.dataset,
             "--workers",
             str(args.workers),
+            "--copies",
+            str(args.copies),
         ]
         command += (["--limit", str(args.limit)] if args.limit else []) + (["--broken"] if args.broken else [])
         theirs = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
         verdicts = theirs.pop("verdicts")
         report["evalplus"] = theirs
+        report["speed_ours_over_evalplus"] = round(report["ours"]["samples_per_s"] / theirs["samples_per_s"], 3)
         report["disagreements"] = [
             {
                 "task": rows[i]["problem_id"],
-                "sample": "canonical" if n < len(rows) else "broken",
+                "sample": "canonical" if n < len(rows) * args.copies else "broken",
                 "ours": v.status,
                 "evalplus": "pass" if t else "fail",
             }

@@ -34,7 +34,6 @@ DEMO_SAMPLING = {
     "stop_policy": "markup",
     "seed": 0,
     "enforce_eager": True,
-    "chunk_problems": 4,
     "dtype": "float32",
     "gpu_memory_utilization": 0.9,
 }

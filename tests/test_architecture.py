@@ -116,6 +116,13 @@ FORBIDDEN = {
     | PREPARING
     | CLUSTER
     | {"rlvr_boundary.sampling", "rlvr_boundary.config"},
+    # cutting a subset's shard from its superset's samples draws nothing and judges nothing
+    "rlvr_boundary.subsets": HEAVY | JUDGING | PREPARING | CLUSTER,
+    # fitting the plan reads finished shards: no engine, no verifier
+    "rlvr_boundary.calibration": HEAVY | JUDGING | PREPARING | {"rlvr_boundary.sampling"},
+    # claimed before torch is imported, progress lines from any stage: stdlib only
+    "rlvr_boundary.devices": HEAVY | JUDGING | PREPARING | CLUSTER | {"polars", "rlvr_boundary.tables"},
+    "rlvr_boundary.progress": HEAVY | JUDGING | PREPARING | CLUSTER | {"polars", "rlvr_boundary.tables"},
     # the Snakefile loads this on every start: no engine, verifier or plotting
     "rlvr_boundary.dag": HEAVY | JUDGING | PREPARING | {"rlvr_boundary.sampling", "rlvr_boundary.figures"},
 }

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import math
 import os
+import re
 import sys
 import textwrap
 import time
@@ -23,7 +25,7 @@ from conftest import process_uids
 from rlvr_boundary import sandbox
 from rlvr_boundary.code_benchmarks import read_evalplus, read_livecodebench
 from rlvr_boundary.verify import code as cv
-from rlvr_boundary.verify.code_runner import Opaque, decode, decode_object, encode
+from rlvr_boundary.verify.code_runner import Opaque, decode, encode, has_tags
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "code"
@@ -103,11 +105,30 @@ def test_codec_round_trip_keeps_types():
         {(1, 2): {"k": (3,)}},
     ]
     wire = json.dumps(encode(value))
-    back = decode(json.loads(wire))
+    back = decode(wire)
     assert back == value
-    assert json.loads(wire, object_hook=decode_object) == value  # the harness's C-speed path
     assert type(back[10]) is tuple and type(back[11]) is set and type(back[13]) is dict
-    assert math.isnan(decode(json.loads(json.dumps(encode(float("nan"))))))
+    assert math.isnan(decode(json.dumps(encode(float("nan")))))
+
+
+def test_tag_shaped_objects_are_found_in_parsed_json():
+    assert has_tags([1, {"a": [{"$tuple": [1]}]}])
+    assert has_tags({"$set": []})
+    assert not has_tags([{"$tuple": [1], "other": 2}, {"tuple": 1}, "$tuple", [[{}]]])
+
+
+def test_prepare_refuses_inputs_that_look_like_codec_tags(tmp_path):
+    path = tmp_path / "Tagged.jsonl"
+    row = {
+        "task_id": "HumanEval/0",
+        "prompt": "def f(x):\n",
+        "canonical_solution": "    return x\n",
+        "entry_point": "f",
+    }
+    row |= {"base_input": [[{"$set": [1]}]], "plus_input": [], "atol": 0}
+    path.write_text(json.dumps(row) + "\n")
+    with pytest.raises(ValueError, match=r"Tagged.jsonl: HumanEval/0: an input holds"):
+        read_evalplus(path, cache_dir=tmp_path)
 
 
 def test_codec_makes_unknown_objects_opaque():
@@ -116,7 +137,7 @@ def test_codec_makes_unknown_objects_opaque():
             return True
 
     wire = json.dumps(encode([AlwaysEqual(), (x for x in ())]))
-    back, again = decode(json.loads(wire)), decode(json.loads(wire))
+    back, again = decode(wire), decode(wire)
     assert all(isinstance(v, Opaque) for v in back)
     assert back != again and back[0] != again[0]
     assert not (back[0] == 1) and not (back[0] == 1)  # noqa: SIM201 -- __eq__ itself, not __ne__
@@ -275,7 +296,7 @@ def test_livecodebench_stdin_and_functional(lcb_tasks: dict[str, dict]):
 
 
 @needs_linux
-def test_verify_batch_matches_verify_and_keeps_order(add_task: dict, lcb_tasks: dict[str, dict]):
+def test_verify_batch_matches_verify_and_keeps_order(add_task: dict, lcb_tasks: dict[str, dict], caplog):
     samples = [
         (fenced("def add(a, b):\n    return a + b"), add_task),
         (fenced("n = int(input())\nprint(sum(map(int, input().split())))"), lcb_tasks["fx-sum"]),
@@ -285,8 +306,14 @@ def test_verify_batch_matches_verify_and_keeps_order(add_task: dict, lcb_tasks: 
         (fenced("n = int(input())\nfor i in range(1, n + 1):\n    print(i, i * i)"), lcb_tasks["fx-pairs"]),
     ] * 2
     start = time.monotonic()
-    batch = cv.verify_batch([r for r, _ in samples], [t for _, t in samples], workers=2, timeout_s=1.0, chunk_size=2)
+    with caplog.at_level(logging.INFO, logger="rlvr_boundary.progress"):
+        batch = cv.verify_batch(
+            [r for r, _ in samples], [t for _, t in samples], workers=2, timeout_s=1.0, chunk_size=2, log_seconds=0
+        )
     assert time.monotonic() - start < 60
+    lines = [r.getMessage() for r in caplog.records if r.name == "rlvr_boundary.progress"]
+    assert re.fullmatch(r"code verification: \d+/12 samples \(.*\), [\d.]+ samples/s, ETA \d+:\d\d", lines[0])
+    assert lines[-1].startswith("code verification: 12/12 samples (100.0%)") and "finished in" in lines[-1]
     assert [v.status for v in batch] == ["passed", "passed", "failed", "timeout", "no_code", "passed"] * 2
     assert [v.correct for v in batch] == [v.status == "passed" for v in batch]
     single = [cv.verify(r, t, timeout_s=1.0) for r, t in samples[:6]]
@@ -430,7 +457,7 @@ def test_daemons_are_killed_between_stdin_tests(lcb_tasks: dict[str, dict]):
 def _broken(row: dict) -> str:
     """The canonical signature returning None (raising, where every expected output is None)."""
     expected = json.loads(row["tests"])["expected"]
-    body = "raise ValueError('broken')" if all(decode(v) is None for v in expected) else "return None"
+    body = "raise ValueError('broken')" if all(v is None for v in expected) else "return None"
     return f"def {row['entry_point']}(*args, **kwargs):\n    {body}\n"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 from fractions import Fraction
@@ -16,7 +17,8 @@ import pytest
 import yaml
 
 from conftest import PROJECT
-from rlvr_boundary import tables
+from rlvr_boundary import calibration, tables
+from rlvr_boundary import config as rb_config
 from rlvr_boundary.tables import CODE_STATUSES, MATH_STATUSES
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -41,13 +43,14 @@ def test_lint_is_clean() -> None:
 
 def test_paper_plan_for_figure_2() -> None:
     """8 models x 4 benchmarks; shards sized by the planner so each job fits cluster.job_hours
-    (per model: Qwen-7B 18, 14B 28, 32B 28, LLaMA-8B 46 -- LLaMA's Olympiad runs to n = 1,024)."""
+    (per model: Qwen-7B 14, 14B 15, 32B 15, LLaMA-8B 21 -- LLaMA's Olympiad runs to n = 1,024;
+    MATH500 in 4 seeds of 32 by config)."""
     result = snakemake("figures/fig2.pdf", "-n", "--quiet", "rules")
     counts = job_counts(result.stdout)
     assert counts == {
         "prepare": 4,
-        "sample": 2 * (18 + 28 + 28 + 46),
-        "verify": 240,
+        "sample": 2 * (14 + 15 + 15 + 21),
+        "verify": 130,
         "count": 32,
         "passk": 32,
         "figure_stats": 1,
@@ -57,7 +60,7 @@ def test_paper_plan_for_figure_2() -> None:
 
 def test_one_model_one_benchmark_is_one_target() -> None:
     result = snakemake("results/passk/ours/qwen2.5-7b/math500.parquet", "-n", "--quiet", "rules")
-    # 128 samples x 500 problems at 7B: four shards of 32 to fit 8 GPU-hours per job.
+    # 128 samples x 500 problems at 7B: MATH500's shards are 32 samples (config), so four.
     assert job_counts(result.stdout) == {"prepare": 1, "sample": 4, "verify": 4, "count": 1, "passk": 1}
 
 
@@ -85,20 +88,31 @@ def test_histogram_figures_need_counts_only() -> None:
 @pytest.mark.parametrize(
     ("target", "expected"),
     [
-        # Fig. 3: 2 models x LCB (279 problems, n = 64, 32k tokens): 16 shards of 4 each to fit 8 h at 14B.
+        # Fig. 3: 2 models x LCB (279 problems, n = 64, 32k tokens): 8 shards of 8 each to fit 8 h at 14B.
         (
             "figures/fig3.pdf",
-            {"prepare": 1, "sample": 32, "verify": 32, "count": 2, "passk": 2, "figure_stats": 1, "figure": 1},
+            {"prepare": 1, "sample": 16, "verify": 16, "count": 2, "passk": 2, "figure_stats": 1, "figure": 1},
         ),
         (
             "figures/fig4.pdf",
-            {"prepare": 2, "sample": 6, "verify": 6, "count": 4, "passk": 4, "figure_stats": 1, "figure": 1},
+            {"prepare": 2, "sample": 4, "verify": 4, "count": 4, "passk": 4, "figure_stats": 1, "figure": 1},
         ),
+        # Fig. 11: release_v5 sampled once (one shard per model); the 279 window problems are
+        # cut from those shards (subset_of), not sampled again.
         (
             "figures/fig11.pdf",
-            {"prepare": 2, "sample": 20, "verify": 20, "count": 4, "passk": 4, "figure_stats": 1, "figure": 1},
+            {
+                "prepare": 2,
+                "sample": 2,
+                "subset_samples": 2,
+                "verify": 4,
+                "count": 4,
+                "passk": 4,
+                "figure_stats": 1,
+                "figure": 1,
+            },
         ),
-        ("figures/table5.csv", {"prepare": 1, "sample": 16, "verify": 16, "count": 2, "solvable_table": 1}),
+        ("figures/table5.csv", {"prepare": 1, "sample": 2, "verify": 2, "count": 2, "solvable_table": 1}),
     ],
 )
 def test_code_figures_plan_from_one_target(target: str, expected: dict[str, int]) -> None:
@@ -117,7 +131,6 @@ MINI_OVERLAY = {
         "max_tokens": 24,
         "max_model_len": 512,
         "enforce_eager": True,
-        "chunk_problems": 4,
         "dtype": "float32",
     },
     "demo": {
@@ -127,8 +140,20 @@ MINI_OVERLAY = {
         "models": {"short": {"steps": 20, "seed": 0}, "longer": {"steps": 20, "seed": 0, "init_from": "short"}},
     },
     "models": {
-        "short": {"path": "data/demo/models/short", "template": "qwen-boxed", "label": "20 steps", "role": "base"},
-        "longer": {"path": "data/demo/models/longer", "template": "qwen-boxed", "label": "20 + 20 steps", "role": "rl"},
+        "short": {
+            "path": "data/demo/models/short",
+            "template": "qwen-boxed",
+            "label": "20 steps",
+            "role": "base",
+            "params_b": 0.00103,
+        },
+        "longer": {
+            "path": "data/demo/models/longer",
+            "template": "qwen-boxed",
+            "label": "20 + 20 steps",
+            "role": "rl",
+            "params_b": 0.00103,
+        },
     },
     "benchmarks": {
         "mini": {
@@ -146,6 +171,7 @@ MINI_OVERLAY = {
             "label": "LCB window",
             "local": {"path": "lcb.jsonl"},
             "window": {"start": "2024-08-01", "end": "2025-02-01"},
+            "subset_of": "lcb-mini-full",
             "n": 2,
             "shard_size": 2,
         },
@@ -474,3 +500,68 @@ def test_the_notebook_executes_on_the_demo_results(mini_run: Path) -> None:
     )
     assert "paired difference matches the pipeline's table at 4 k" in printed
     assert "solvable split:" in printed
+
+
+@pytest.mark.workflow
+def test_a_subset_benchmark_is_cut_from_its_superset_not_sampled(mini_run: Path) -> None:
+    """lcb-mini (the paper window) is subset_of lcb-mini-full: no sample job ran for it, and
+    its shards are exactly the superset's rows for its problems, in its own order."""
+    for model in ("short", "longer"):
+        assert not (mini_run / f"logs/sample/{model}/lcb-mini").exists()
+        assert (mini_run / f"logs/sample/{model}/lcb-mini-full").is_dir()
+        cut = pl.read_parquet(mini_run / f"results/samples/{model}/lcb-mini/seed0.parquet")
+        full = pl.read_parquet(mini_run / f"results/samples/{model}/lcb-mini-full/seed0.parquet")
+        window = pl.read_parquet(mini_run / "data/benchmarks/lcb-mini.parquet")["problem_id"]
+        assert 0 < window.len() < full["problem_id"].n_unique()
+        expected = full.filter(pl.col("problem_id").is_in(window.implode()))
+        order = {pid: i for i, pid in enumerate(window)}
+        assert cut.equals(expected.sort(pl.col("problem_id").replace_strict(order), "sample_index"))
+        record = tables.read_provenance(mini_run / f"results/samples/{model}/lcb-mini/seed0.parquet")
+        assert record["cut_from"]["benchmark"] == "lcb-mini-full" and record["benchmark"] == "lcb-mini"
+        assert (
+            record["sampling"]
+            == tables.read_provenance(mini_run / f"results/samples/{model}/lcb-mini-full/seed0.parquet")["sampling"]
+        )
+
+
+@pytest.mark.workflow
+def test_plan_calibrated_from_a_real_run(mini_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """plan --calibrate fits tokens/s, output lengths and start-up to the jobs that ran; the
+    calibrated plan then expects exactly the measured generation time of those jobs."""
+    config = ["--config", "config.yaml", "--config", "mini.yaml"]
+    run = [sys.executable, "-m", "rlvr_boundary", "plan", *config]
+    report = subprocess.run([*run, "--calibrate", "results"], cwd=mini_run, capture_output=True, text=True, check=True)
+    assert "estimate before calibration vs measured" in report.stdout
+    fitted = yaml.safe_load((mini_run / "results/plan/calibration.yaml").read_text())["cluster"]
+    shards = [p for p in sorted((mini_run / "results/samples").glob("*/*/seed*.parquet")) if "lcb-mini/" not in str(p)]
+    records = [tables.read_provenance(p) for p in shards]
+    tokens = sum(int(pl.read_parquet(p)["n_tokens"].sum()) for p in shards)
+    seconds = sum(r["timing"]["generation_s"] for r in records)
+    assert all(r["timing"]["resumed_samples"] == 0 for r in records)
+    assert fitted["measured_tokens_per_gpu_second"]["0.00103"] == pytest.approx(tokens / seconds, rel=1e-3)
+    short_mini = pl.concat([pl.read_parquet(mini_run / f"results/samples/short/mini/seed{s}.parquet") for s in (0, 1)])
+    assert fitted["measured_output_tokens"]["short"]["mini"] == pytest.approx(short_mini["n_tokens"].mean(), abs=1e-3)
+    walls = [
+        float(
+            pl.read_csv(
+                mini_run
+                / "results/benchmarks/sample"
+                / p.relative_to(mini_run / "results/samples").with_suffix(".tsv"),
+                separator="\t",
+            )["s"][0]
+        )
+        for p in shards
+    ]
+    startups = sorted((w - r["timing"]["generation_s"]) / 60 for w, r in zip(walls, records, strict=True))
+    assert fitted["startup_minutes"] == pytest.approx(statistics.median(startups), abs=1e-3)
+
+    calibrated = subprocess.run([*run, "--figure", "fig2"], cwd=mini_run, capture_output=True, text=True, check=True)
+    assert calibrated.stdout.startswith("Calibrated by results/plan/calibration.yaml")
+    assert "measured (plan --calibrate)" in calibrated.stdout
+    monkeypatch.chdir(mini_run)  # the mini benchmarks' problem counts come from their local files
+    cal_config = rb_config.load_many(
+        [mini_run / "config.yaml", mini_run / "mini.yaml", mini_run / "results/plan/calibration.yaml"]
+    )
+    finished = calibration.finished_jobs(cal_config, mini_run / "results")
+    compared = calibration.comparison(cal_config, cal_config, finished)
+    assert compared["minutes_calibrated"].sum() == pytest.approx(compared["minutes_measured"].sum(), rel=1e-3)

@@ -44,9 +44,20 @@ def _import_samples(args: argparse.Namespace) -> None:
 
 
 def _sample(args: argparse.Namespace) -> None:
+    from rlvr_boundary import devices
+
+    # Before torch or vLLM is imported: CUDA reads CUDA_VISIBLE_DEVICES once.
+    logging.getLogger(__name__).info("%s", devices.assign_for_job(args.spec.model.get("tensor_parallel_size", 1)))
     from rlvr_boundary import sampling
 
-    sampling.sample(args.spec, args.benchmark_table, args.output, args.threads)
+    cadence = sampling.Cadence(args.flush_samples, args.flush_seconds, args.log_seconds)
+    sampling.sample(args.spec, args.benchmark_table, args.output, args.threads, cadence)
+
+
+def _subset_samples(args: argparse.Namespace) -> None:
+    from rlvr_boundary import subsets
+
+    subsets.cut_shard(args.spec, args.superset_samples, args.benchmark_table, args.superset_table, args.output)
 
 
 def _verify(args: argparse.Namespace) -> None:
@@ -178,7 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
         "sample one seed shard with vLLM",
         specs.SampleSpec,
         _sample,
-        {"--benchmark-table": {}, "--output": {}, "--threads": {"type": int, "default": 1, "required": False}},
+        {
+            "--benchmark-table": {},
+            "--output": {},
+            "--threads": {"type": int, "default": 1, "required": False},
+            "--flush-samples": {"type": int, "default": 512, "required": False},
+            "--flush-seconds": {"type": float, "default": 60.0, "required": False},
+            "--log-seconds": {"type": float, "default": 30.0, "required": False},
+        },
     )
     _stage(
         sub,
@@ -187,6 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
         specs.ImportSpec,
         _import_samples,
         {"--benchmark-table": {}, "--output": {}},
+    )
+    _stage(
+        sub,
+        "subset-samples",
+        "write one seed shard of a subset benchmark, cut from its superset's samples",
+        specs.SubsetSpec,
+        _subset_samples,
+        {"--superset-samples": many, "--benchmark-table": {}, "--superset-table": {}, "--output": {}},
     )
     _stage(
         sub,

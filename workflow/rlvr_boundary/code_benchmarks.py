@@ -43,6 +43,7 @@ import polars as pl
 
 from rlvr_boundary import tables
 from rlvr_boundary.verify import code as code_verify
+from rlvr_boundary.verify import code_runner
 
 __all__ = [
     "LCB_DATASET",
@@ -131,6 +132,11 @@ def read_evalplus(
     digest = hashlib.sha256(gzip.decompress(raw) if path.suffix == ".gz" else raw).hexdigest()
     first = rows[0]["task_id"] if rows else ""
     benchmark, dataset = ("humanevalplus", "humaneval") if first.startswith("HumanEval/") else ("mbppplus", "mbpp")
+    for row in rows:  # verification parses inputs and encoded outputs in one pass
+        if code_runner.has_tags(_inputs(row, "base_input") + _inputs(row, "plus_input")):
+            raise ValueError(
+                f"{path}: {row['task_id']}: an input holds a one-key object keyed like a codec tag ('$tuple', ...)"
+            )
     expected = _expected_outputs(rows, digest, Path(cache_dir) if cache_dir else default_cache_dir(), workers)
     records = []
     for index, row in enumerate(rows):

@@ -106,6 +106,17 @@ def _check_references(config: dict[str, Any], source: str) -> None:
                 raise ConfigError(f"{source}: benchmarks.{name}.hf: evalplus files come from a url source, not the hub")
             if "version_tag" not in bench["hf"]:
                 raise ConfigError(f"{source}: benchmarks.{name}.hf.version_tag: required for LiveCodeBench")
+    for name, bench in benchmarks.items():
+        superset = bench.get("subset_of")
+        if superset is None:
+            continue
+        where = f"{source}: benchmarks.{name}.subset_of"
+        if superset not in benchmarks or superset == name:
+            raise ConfigError(f"{where}: {superset!r} is not another configured benchmark")
+        if "subset_of" in benchmarks[superset]:
+            raise ConfigError(f"{where}: {superset!r} is itself a subset; name the largest benchmark")
+        if benchmarks[superset]["kind"] != bench["kind"]:
+            raise ConfigError(f"{where}: {superset!r} is a {benchmarks[superset]['kind']} benchmark, {name!r} is not")
     for fig, figure in config["figures"].items():
         for i, bench in enumerate(figure["rows"]):
             if bench not in benchmarks:

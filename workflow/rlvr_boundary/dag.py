@@ -37,6 +37,7 @@ from rlvr_boundary.specs import (
     ShardCurveSpec,
     SolvableSpec,
     StatsSpec,
+    SubsetSpec,
     VerifySpec,
 )
 from rlvr_boundary.tables import config_hash
@@ -206,6 +207,50 @@ def sample_spec(config: dict[str, Any], model: str, benchmark: str, seed: int) -
         template=template_for(config, model, benchmark),
         shard=jobs.shard(config, model, benchmark, seed),
         sampling=sampling_for(config, model),
+    )
+
+
+def derived_pairs(config: dict[str, Any]) -> list[str]:
+    """``model/benchmark`` of every sampled model whose samples on a ``subset_of`` benchmark
+    are cut from the superset's shards (``jobs.sample_source``) instead of drawn."""
+    return [
+        f"{model}/{benchmark}"
+        for benchmark, spec in config["benchmarks"].items()
+        if "subset_of" in spec
+        for model in sampled_models(config)
+        if jobs.sample_source(config, model, benchmark) != benchmark
+    ]
+
+
+def _split_pair(pair: str) -> tuple[str, str]:
+    model, benchmark = pair.split("/")
+    return model, benchmark
+
+
+def subset_inputs(config: dict[str, Any], pair: str, seed: int) -> dict[str, Any]:
+    """The cut's inputs: the superset shards holding the shard's samples and both tables."""
+    model, benchmark = _split_pair(pair)
+    superset = jobs.sample_source(config, model, benchmark)
+    return {
+        "superset_samples": [
+            samples_path(model, superset, s.index) for s in jobs.source_shards(config, model, benchmark, seed)
+        ],
+        "table": benchmark_table(benchmark),
+        "superset_table": benchmark_table(superset),
+    }
+
+
+def subset_spec(config: dict[str, Any], pair: str, seed: int) -> SubsetSpec:
+    model, benchmark = _split_pair(pair)
+    return SubsetSpec(sample_spec(config, model, benchmark, seed), jobs.sample_source(config, model, benchmark))
+
+
+def sample_job_options(config: dict[str, Any]) -> str:
+    """The sample command's save and progress options, from ``sample_job``."""
+    job = config["sample_job"]
+    return (
+        f"--flush-samples {job['flush_samples']} --flush-seconds {job['flush_seconds']}"
+        f" --log-seconds {job['log_seconds']}"
     )
 
 

@@ -11,7 +11,7 @@ recorded sampling parameters.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,33 @@ def configure_cpu_runtime(threads: int) -> None:
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", ",".join(map(str, allowed)))
+
+
+def sampling_params(request: Request, *, temperature: float, top_p: float, stop: StopRule) -> Any:
+    """vLLM's parameters for one request: its own seed and budget, the sampled token's logprob."""
+    from vllm import SamplingParams
+
+    return SamplingParams(
+        n=1,
+        temperature=temperature,
+        top_p=top_p,
+        seed=request.seed,
+        max_tokens=request.max_tokens,
+        stop=list(stop.strings),
+        stop_token_ids=list(stop.token_ids),
+        logprobs=0,
+        flat_logprobs=True,
+    )
+
+
+def _completion(output: Any) -> Completion:
+    sample = output.outputs[0]
+    return Completion(
+        text=sample.text,
+        n_tokens=len(sample.token_ids),
+        finish_reason=str(sample.finish_reason),
+        cumulative_logprob=sample.cumulative_logprob,
+    )
 
 
 class VllmEngine:
@@ -87,39 +114,35 @@ class VllmEngine:
         """Token ids exactly as vLLM would make them from the raw string (special tokens on)."""
         return list(self.tokenizer(prompt)["input_ids"])
 
-    def generate(
-        self, requests: Sequence[Request], *, temperature: float, top_p: float, stop: StopRule
-    ) -> list[Completion]:
-        from vllm import SamplingParams
+    @property
+    def llm(self) -> Any:
+        """The underlying ``vllm.LLM`` (the sampler benchmark times its bare ``generate``)."""
+        return self._llm
 
-        params = [
-            SamplingParams(
-                n=1,
-                temperature=temperature,
-                top_p=top_p,
-                seed=req.seed,
-                max_tokens=req.max_tokens,
-                stop=list(stop.strings),
-                stop_token_ids=list(stop.token_ids),
-                logprobs=0,
-                flat_logprobs=True,
-            )
-            for req in requests
-        ]
+    def stream(
+        self, requests: Sequence[Request], *, temperature: float, top_p: float, stop: StopRule
+    ) -> Iterator[list[tuple[int, Completion]]]:
+        """Queue every request, then step the engine until all have finished, yielding after
+        each step the (request position, completion) pairs it finished (often none).
+
+        This is ``LLM.generate``'s own loop, opened up: the batch is refilled as sequences
+        finish, and the caller sees each sample the moment it is done. Requests still
+        running when the caller stops early are aborted.
+        """
+        params = [sampling_params(req, temperature=temperature, top_p=top_p, stop=stop) for req in requests]
         prompts: list[Any] = [{"prompt_token_ids": req.prompt_token_ids} for req in requests]
-        outputs = self._llm.generate(prompts, params, use_tqdm=False)
-        completions = []
-        for output in outputs:
-            sample = output.outputs[0]
-            completions.append(
-                Completion(
-                    text=sample.text,
-                    n_tokens=len(sample.token_ids),
-                    finish_reason=str(sample.finish_reason),
-                    cumulative_logprob=sample.cumulative_logprob,
-                )
-            )
-        return completions
+        queued = self._llm.enqueue(prompts, params, use_tqdm=False)
+        # enqueue returns the engine's internal ids ("<n>-<random suffix>"); outputs carry "<n>".
+        position = {request_id.partition("-")[0]: i for i, request_id in enumerate(queued)}
+        engine, unfinished = self._llm.llm_engine, set(position)
+        try:
+            while engine.has_unfinished_requests():
+                finished = [output for output in engine.step() if output.finished]
+                unfinished.difference_update(output.request_id for output in finished)
+                yield [(position[output.request_id], _completion(output)) for output in finished]
+        finally:
+            if unfinished:
+                engine.abort_request([q for q in queued if q.partition("-")[0] in unfinished], internal=True)
 
     def close(self) -> None:
         """Shut the engine core down explicitly (avoids an intermittent abort at exit)."""

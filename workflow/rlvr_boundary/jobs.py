@@ -15,12 +15,16 @@ The model, and why (``cluster:`` in config.yaml holds every number):
 - Output length. Generated tokens per sample are not ``max_tokens``: most samples stop
   around ``typical_output_tokens``, and a ``truncated_fraction`` of them (base models
   looping) run to the cap. Mean = (1 - f) * min(typical, cap) + f * cap, where the cap is
-  ``max_tokens`` or the model's context length if smaller.
+  ``max_tokens`` or the model's context length if smaller. Once jobs have run,
+  ``plan --calibrate`` measures the mean per (model, benchmark), which then wins.
 - Speed. vLLM decoding with large batches is memory-bandwidth bound, so throughput per GPU
   falls roughly in proportion to model size: ``tokens_per_gpu_second`` is measured (or
   assumed) at ``reference_params_b`` and scaled by ``reference_params_b / params_b``; a job
   on ``tp`` GPUs is ``tp`` times as fast. Prompt (prefill) tokens are ignored: the n copies
-  of one prompt share their prefix.
+  of one prompt share their prefix. Calibrated throughputs (``measured_tokens_per_gpu_second``,
+  by size) replace the assumption, the nearest measured size scaling to the others.
+- Subsets. A benchmark ``subset_of`` another draws no samples of its own for a model that
+  is evaluated on the other too (``sample_source``): its shards are cut from the other's.
 - Jobs. A sampling job (one shard) costs ``startup_minutes`` (engine start, weight load)
   plus its generation time; its SLURM time limit adds ``safety_factor`` to the generation
   time and grows with the retry attempt (attempt x limit), capped at ``max_job_hours``.
@@ -42,7 +46,8 @@ from pathlib import Path
 from typing import Any
 
 from rlvr_boundary import tables
-from rlvr_boundary.config import ConfigError, n_samples, sampling_for
+from rlvr_boundary.config import ConfigError, is_imported, n_samples, sampling_for, template_for
+from rlvr_boundary.layout import figure_pairs
 from rlvr_boundary.specs import Shard
 
 _DTYPE_BYTES = {"auto": 2, "bfloat16": 2, "float16": 2, "float32": 4}
@@ -77,8 +82,24 @@ def model_sizing(config: dict[str, Any], model: str) -> ModelSizing:
     while weights_gb / tp > cluster["weight_fraction"] * usable_gb:
         tp *= 2
     tp = max(tp, configured)
-    per_gpu_tps = cluster["tokens_per_gpu_second"] * cluster["reference_params_b"] / params_b
-    return ModelSizing(model, params_b, tp, weights_gb / tp, usable_gb - weights_gb / tp, tp * per_gpu_tps)
+    return ModelSizing(
+        model,
+        params_b,
+        tp,
+        weights_gb / tp,
+        usable_gb - weights_gb / tp,
+        tp * _per_gpu_tokens_per_second(cluster, params_b),
+    )
+
+
+def _per_gpu_tokens_per_second(cluster: dict[str, Any], params_b: float) -> float:
+    """Measured throughput at the nearest calibrated size (``plan --calibrate``), else the
+    assumed one at ``reference_params_b``, scaled by size in either case."""
+    measured = {float(size): tps for size, tps in cluster.get("measured_tokens_per_gpu_second", {}).items()}
+    if measured:
+        size = min(measured, key=lambda s: abs(math.log(s / params_b)))
+        return measured[size] * size / params_b
+    return cluster["tokens_per_gpu_second"] * cluster["reference_params_b"] / params_b
 
 
 def tensor_parallel_size(config: dict[str, Any], model: str) -> int:
@@ -87,10 +108,14 @@ def tensor_parallel_size(config: dict[str, Any], model: str) -> int:
 
 
 def problem_count(config: dict[str, Any], benchmark: str) -> int:
-    """Problems in ``benchmark``: ``cluster.problems``, else the lines of its local jsonl."""
+    """Problems in ``benchmark``: ``cluster.problems``, else the demo's generated count, else
+    the lines of its local jsonl."""
     known = _cluster(config)["problems"]
     if benchmark in known:
         return known[benchmark]
+    generated = config.get("demo", {}).get("benchmarks", {}).get(benchmark)
+    if generated is not None:
+        return generated["problems"]
     local = config["benchmarks"][benchmark].get("local")
     if local is not None and Path(local["path"]).is_file():
         return count_lines(local["path"])
@@ -103,9 +128,13 @@ def count_lines(path: str | Path) -> int:
         return sum(1 for line in handle if line.strip())
 
 
-def mean_output_tokens(config: dict[str, Any], model: str) -> float:
-    """Expected generated tokens per sample of ``model`` (see the module docstring)."""
+def mean_output_tokens(config: dict[str, Any], model: str, benchmark: str | None = None) -> float:
+    """Expected generated tokens per sample of ``model``: measured on ``benchmark`` by
+    ``plan --calibrate`` where it has run, else the module docstring's model."""
     cluster, sampling = _cluster(config), sampling_for(config, model)
+    measured = cluster.get("measured_output_tokens", {}).get(model, {})
+    if benchmark in measured:
+        return measured[benchmark]
     context = config["models"][model].get("max_model_len") or sampling.get("max_model_len")
     cap = min(sampling["max_tokens"], context) if context else sampling["max_tokens"]
     typical = min(config["models"][model].get("typical_output_tokens", cluster["typical_output_tokens"]), cap)
@@ -117,7 +146,7 @@ def generation_minutes(config: dict[str, Any], model: str, benchmark: str, sampl
     tps = model_sizing(config, model).tokens_per_second
     if tps is None:
         return None
-    tokens = samples_per_problem * problem_count(config, benchmark) * mean_output_tokens(config, model)
+    tokens = samples_per_problem * problem_count(config, benchmark) * mean_output_tokens(config, model, benchmark)
     return tokens / tps / 60
 
 
@@ -166,6 +195,46 @@ def shard(config: dict[str, Any], model: str, benchmark: str, index: int) -> Sha
     if not 0 <= index < len(table):
         raise ConfigError(f"{model}/{benchmark}: no seed shard {index} (there are {len(table)})")
     return table[index]
+
+
+def evaluated_pairs(config: dict[str, Any]) -> set[tuple[str, str]]:
+    """Every (model, benchmark) that a figure or table of the config evaluates."""
+    found = {pair for figure in config["figures"] for pair in figure_pairs(config, figure)}
+    for table in config.get("tables", {}).values():
+        found |= {(model, table["benchmark"]) for model in table["models"]}
+    return found
+
+
+def sample_source(config: dict[str, Any], model: str, benchmark: str) -> str:
+    """The benchmark whose sampling jobs draw ``model``'s samples on ``benchmark``.
+
+    A sample depends only on (seed, problem id, sample index, prompt, model, sampling), so
+    a benchmark declared ``subset_of`` another takes its samples from the other's shards
+    whenever the model is evaluated on that one too (LiveCodeBench's paper window inside
+    release_v5): those problems are never sampled twice. Otherwise it samples on its own.
+    """
+    superset = config["benchmarks"][benchmark].get("subset_of")
+    if superset is None or is_imported(config, model) or (model, superset) not in evaluated_pairs(config):
+        return benchmark
+    where = f"benchmarks.{benchmark}.subset_of: {model}"
+    if template_for(config, model, benchmark) != template_for(config, model, superset):
+        raise ConfigError(f"{where} is prompted differently on {benchmark!r} and {superset!r}; drop subset_of")
+    if n_samples(config, model, benchmark) > n_samples(config, model, superset):
+        raise ConfigError(
+            f"{where} needs n = {n_samples(config, model, benchmark)} on {benchmark!r} but draws only"
+            f" {n_samples(config, model, superset)} on {superset!r}; raise that n"
+        )
+    return superset
+
+
+def source_shards(config: dict[str, Any], model: str, benchmark: str, index: int) -> list[Shard]:
+    """The shards of ``sample_source`` holding samples of seed shard ``index`` of (model, benchmark)."""
+    wanted = shard(config, model, benchmark, index)
+    return [
+        s
+        for s in shards(config, model, sample_source(config, model, benchmark))
+        if s.start < wanted.start + wanted.size and wanted.start < s.start + s.size
+    ]
 
 
 def sample_resources(config: dict[str, Any], model: str, benchmark: str, seed: int, attempt: int = 1) -> dict[str, int]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from rlvr_boundary import jobs
-from rlvr_boundary.config import ConfigError, is_imported, load_many
+from rlvr_boundary import calibration, jobs
+from rlvr_boundary.config import ConfigError, deep_merge, is_imported, load_many, validate
 from rlvr_boundary.layout import figure_pairs
 
 
@@ -40,15 +41,15 @@ def models_table(config: dict[str, Any], models: Sequence[str]) -> pl.DataFrame:
 
 
 def jobs_table(config: dict[str, Any], pairs: Sequence[tuple[str, str]]) -> pl.DataFrame:
-    """One row per sampling job of the (model, benchmark) pairs: size, tokens, hours, GPU-hours;
-    imported models (``samples_from``) run no sampling job."""
+    """One row per sampling job of the (model, benchmark) pairs: size, tokens, hours, GPU-hours.
+    Imported models (``samples_from``) run no sampling job, and a pair cut from a superset's
+    samples (``subset_of``) plans that superset's jobs instead, once."""
     startup = config["cluster"]["startup_minutes"]
     rows: list[dict[str, Any]] = []
-    for model, benchmark in pairs:
-        if is_imported(config, model):
-            continue
+    sampled = dict.fromkeys((m, jobs.sample_source(config, m, b)) for m, b in pairs if not is_imported(config, m))
+    for model, benchmark in sampled:
         sizing, problems = jobs.model_sizing(config, model), jobs.problem_count(config, benchmark)
-        tokens_per_sample = jobs.mean_output_tokens(config, model)
+        tokens_per_sample = jobs.mean_output_tokens(config, model, benchmark)
         for shard in jobs.shards(config, model, benchmark):
             generation = jobs.generation_minutes(config, model, benchmark, shard.size)
             hours = None if generation is None else (startup + generation) / 60
@@ -114,6 +115,28 @@ def figure_summary(config: dict[str, Any], figures: Sequence[str]) -> pl.DataFra
     return pl.DataFrame(rows, schema_overrides={"gpu_hours": pl.Float64, "longest_job_h": pl.Float64})
 
 
+def _table_style() -> pl.Config:
+    return pl.Config(
+        tbl_rows=-1,
+        tbl_cols=-1,
+        tbl_width_chars=200,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        float_precision=1,
+        thousands_separator=True,
+    )
+
+
+def _speed_line(cluster: dict[str, Any]) -> str:
+    measured = cluster.get("measured_tokens_per_gpu_second")
+    if measured:
+        speeds = ", ".join(f"{tps:,.0f} at {size}B" for size, tps in measured.items())
+        where = f"measured (plan --calibrate): {speeds}"
+    else:
+        where = f"{cluster['tokens_per_gpu_second']} at {cluster['reference_params_b']}B (assumed)"
+    return f"  generated tokens/s per GPU {where}, scaled by size; startup {cluster['startup_minutes']} min per job"
+
+
 def format_plan(config: dict[str, Any], figures: Sequence[str]) -> str:
     """The plan as text: assumptions, models, per-pair jobs of each figure, and the totals."""
     cluster = config["cluster"]
@@ -126,10 +149,7 @@ def format_plan(config: dict[str, Any], figures: Sequence[str]) -> str:
             f"  GPU memory {cluster['gpu_memory_gb']} GB x utilisation {utilisation},"
             f" weights <= {cluster['weight_fraction']:.0%} of it per GPU"
         ),
-        (
-            f"  {cluster['tokens_per_gpu_second']} generated tokens/s per GPU at {cluster['reference_params_b']}B,"
-            f" scaled by size; startup {cluster['startup_minutes']} min per job"
-        ),
+        _speed_line(cluster),
         (
             f"  output: typical {cluster['typical_output_tokens']} tokens (unless a model sets its own),"
             f" {cluster['truncated_fraction']:.0%}"
@@ -139,17 +159,11 @@ def format_plan(config: dict[str, Any], figures: Sequence[str]) -> str:
             f"  one job <= {cluster['job_hours']} h (shards halved to fit); time limit = startup +"
             f" {cluster['safety_factor']} x generation, x attempt on retry, <= {cluster['max_job_hours']} h"
         ),
-        "",
     ]
-    with pl.Config(
-        tbl_rows=-1,
-        tbl_cols=-1,
-        tbl_width_chars=200,
-        tbl_hide_dataframe_shape=True,
-        tbl_hide_column_data_types=True,
-        float_precision=1,
-        thousands_separator=True,
-    ):
+    if cluster.get("measured_output_tokens"):
+        lines.append("  mean output tokens measured (plan --calibrate) where a (model, benchmark) has run")
+    lines.append("")
+    with _table_style():
         lines += ["Models:", str(models_table(config, models)), ""]
         for figure in figures:
             lines += [
@@ -168,6 +182,30 @@ def format_plan(config: dict[str, Any], figures: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def calibrate(config: dict[str, Any], results: Path, output: Path) -> str:
+    """Fit the plan to the sampling jobs under ``results``, write the overlay, and report."""
+    finished = calibration.finished_jobs(config, results)
+    if finished.is_empty():
+        raise ConfigError(
+            f"{results}: no finished sampling jobs (samples/<model>/<benchmark>/seed<S>.parquet with timing)"
+        )
+    fitted = calibration.fit(finished)
+    calibrated = validate(deep_merge(config, {"cluster": fitted}), f"{output} (fitted)")
+    calibration.write_overlay(fitted, finished, output)
+    with _table_style():
+        report = str(calibration.comparison(config, calibrated, finished))
+    return "\n".join(
+        [
+            f"Finished sampling jobs under {results}: estimate before calibration vs measured (generation only):",
+            report,
+            "",
+            "Fitted:",
+            *(f"  {key}: {value}" for key, value in fitted.items()),
+            f"Written to {output}; the next plan reads it.",
+        ]
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m rlvr_boundary plan``: print the plan before anything is submitted."""
     parser = argparse.ArgumentParser(prog="rlvr-boundary plan", description=main.__doc__)
@@ -180,15 +218,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--figure", action="append", metavar="NAME", help="a figure of the config (repeat); default: all"
     )
+    parser.add_argument(
+        "--calibrate",
+        metavar="RESULTS",
+        type=Path,
+        help="fit throughput, output lengths and start-up to the sampling jobs under RESULTS (e.g. results/)",
+    )
+    parser.add_argument(
+        "--calibration",
+        metavar="YAML",
+        type=Path,
+        default=calibration.DEFAULT_OUTPUT,
+        help=f"the fitted overlay: written by --calibrate, read by the plan when it exists (default {calibration.DEFAULT_OUTPUT})",
+    )
     args = parser.parse_args(argv)
     try:
-        config = load_many(args.config or ["config.yaml"])
+        configs = args.config or ["config.yaml"]
+        if args.calibrate is not None:
+            print(calibrate(load_many(configs), args.calibrate, args.calibration))
+            return 0
+        if args.calibration.is_file():
+            configs = [*configs, str(args.calibration)]
+            print(f"Calibrated by {args.calibration}\n")
+        config = load_many(configs)
         figures = args.figure or list(config["figures"])
         unknown = [f for f in figures if f not in config["figures"]]
         if unknown:
             raise ConfigError(f"figures: no figure {', '.join(unknown)} (have {', '.join(config['figures'])})")
         print(format_plan(config, figures))
-    except ConfigError as exc:
+    except (ConfigError, ValueError) as exc:
         print(f"plan: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -1,15 +1,20 @@
-"""Draw one seed shard of samples for a (model, benchmark) pair, resumably.
+"""Draw one seed shard of samples for a (model, benchmark) pair, continuously and resumably.
 
 A shard holds samples ``start .. start+size-1`` of every problem. Each sample is a separate
 request whose seed is a hash of (config seed, problem id, sample index), so a sample's
-text depends on nothing else: not the shard layout, the batch, the chunking or a restart.
+text depends on nothing else: not the shard layout, the batch, the order or a restart.
 Raising n appends shards and never changes old ones.
 
-Work is cut into chunks of problems; each finished chunk is written atomically to
-``seed{S}.chunks/`` next to the output, under a manifest holding the job's fingerprint. A
-job killed midway restarts from the first unfinished chunk; a changed configuration (other
-fingerprint) discards stale chunks instead of mixing them in. Sampling never judges:
-correctness is the verifier's business.
+Every request of the shard goes to the engine at once and the engine is stepped until the
+last one finishes, so its batch stays full until the shard's final stragglers (drawing the
+shard in pieces would wait for each piece's slowest sample). Finished samples are flushed
+atomically to ``seed{S}.parts/`` next to the output every ``flush_samples`` samples or
+``flush_seconds`` seconds, under a manifest holding the job's fingerprint: a job killed
+midway, even by SIGKILL, loses only its unflushed samples and its rerun draws just the
+missing ones; a changed configuration (other fingerprint) discards stale parts instead of
+mixing them in. The final file lists samples in benchmark order whatever order they
+finished in, so it is the same file whether or not the job was interrupted. Sampling
+never judges: correctness is the verifier's business.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ import hashlib
 import json
 import logging
 import shutil
-from collections.abc import Callable
-from dataclasses import asdict
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +33,7 @@ import polars as pl
 
 from rlvr_boundary import tables
 from rlvr_boundary.engines import Completion, Request
+from rlvr_boundary.progress import Progress
 from rlvr_boundary.prompts import StopRule, render, stop_rule
 from rlvr_boundary.specs import SampleSpec
 
@@ -39,11 +46,21 @@ class Engine(Protocol):
 
     def tokenize(self, prompt: str) -> list[int]: ...
 
-    def generate(
-        self, requests: list[Request], *, temperature: float, top_p: float, stop: StopRule
-    ) -> list[Completion]: ...
+    def stream(
+        self, requests: Sequence[Request], *, temperature: float, top_p: float, stop: StopRule
+    ) -> Iterator[list[tuple[int, Completion]]]: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """How often a sampling job saves finished samples and logs its progress (none of it
+    changes a sample, so none of it is in the job's fingerprint)."""
+
+    flush_samples: int = 512
+    flush_seconds: float = 60.0
+    log_seconds: float = 30.0
 
 
 def request_seed(base_seed: int, problem_id: str, sample_index: int) -> int:
@@ -59,85 +76,153 @@ def model_source(model: dict[str, Any]) -> tuple[str, str | None]:
     return model["hf_id"], model["revision"]
 
 
-def _chunk_dir(output: Path) -> Path:
-    return output.with_name(output.stem + ".chunks")
+def parts_dir(output: str | Path) -> Path:
+    """Where a shard's flushed samples wait until the shard is complete."""
+    output = Path(output)
+    return output.with_name(output.stem + ".parts")
 
 
-def _open_chunks(output: Path, fingerprint: str) -> Path:
-    chunk_dir = _chunk_dir(output)
-    manifest = chunk_dir / "manifest.json"
-    if chunk_dir.exists():
+def _open_parts(output: Path, fingerprint: str) -> Path:
+    folder = parts_dir(output)
+    manifest = folder / "manifest.json"
+    if folder.exists():
         try:
             previous = json.loads(manifest.read_text())["fingerprint"]
         except (OSError, ValueError, KeyError):
             previous = None
         if previous != fingerprint:
-            shutil.rmtree(chunk_dir)
-    chunk_dir.mkdir(parents=True, exist_ok=True)
+            log.info("%s: discarding parts of another configuration", folder)
+            shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     if not manifest.exists():
         with tables.atomic_path(manifest) as tmp:
             tmp.write_text(json.dumps({"fingerprint": fingerprint}))
-    return chunk_dir
+    return folder
 
 
-def _draw_chunk(engine: Engine, job: SampleSpec, problems: pl.DataFrame) -> pl.DataFrame:
+def _flushed(folder: Path) -> list[pl.DataFrame]:
+    return [tables.read(path, tables.SAMPLES) for path in sorted(folder.glob("part-*.parquet"))]
+
+
+class _Flusher:
+    """Collects finished samples and writes them as a new part every N samples or T seconds."""
+
+    def __init__(self, folder: Path, fingerprint: str, cadence: Cadence, first_part: int) -> None:
+        self.folder, self.fingerprint, self.cadence = folder, fingerprint, cadence
+        self.rows: list[dict[str, Any]] = []
+        self.next_part = first_part
+        self.last_flush = time.monotonic()
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= self.cadence.flush_samples:
+            self.flush()
+
+    def tick(self) -> None:
+        if self.rows and time.monotonic() - self.last_flush >= self.cadence.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            frame = pl.DataFrame(self.rows, schema=tables.SAMPLES.columns)
+            path = self.folder / f"part-{self.next_part:06d}.parquet"
+            tables.write_parquet(frame, path, {"fingerprint": self.fingerprint})
+            self.next_part += 1
+            self.rows = []
+        self.last_flush = time.monotonic()
+
+
+def shard_order(job: SampleSpec, problems: pl.DataFrame) -> pl.DataFrame:
+    """(problem_id, sample_index) of every sample of the shard, in output order."""
+    indices = list(range(job.shard.start, job.shard.start + job.shard.size))
+    return pl.DataFrame(
+        {"problem_id": problems["problem_id"].to_list(), "sample_index": [indices] * problems.height},
+        schema={"problem_id": pl.String, "sample_index": pl.List(pl.Int64)},
+    ).explode("sample_index")
+
+
+def _requests(
+    engine: Engine, job: SampleSpec, problems: pl.DataFrame, done: set[tuple[str, int]], flusher: _Flusher
+) -> tuple[list[tuple[str, int]], list[Request]]:
+    """The requests still to draw, with their keys; a sample whose prompt leaves no room to
+    generate is settled here (status ``prompt_too_long``) without the engine."""
     sampling, shard = job.sampling, job.shard
-    stop = stop_rule(job.template, sampling["stop_policy"], model_source(job.model)[0])
+    keys: list[tuple[str, int]] = []
     requests: list[Request] = []
-    rows: list[dict[str, Any]] = []
-    pending: list[int] = []
     starter = problems["starter_code"] if "starter_code" in problems.columns else [""] * problems.height
     for (problem_id, question), starter_code in zip(
         problems.select("problem_id", "question").iter_rows(), starter, strict=True
     ):
+        missing = [i for i in range(shard.start, shard.start + shard.size) if (problem_id, i) not in done]
+        if not missing:
+            continue
         prompt_ids = engine.tokenize(render(job.template, question, starter_code or ""))
         budget = min(sampling["max_tokens"], engine.max_model_len - len(prompt_ids))
-        for sample_index in range(shard.start, shard.start + shard.size):
-            row = {"problem_id": problem_id, "sample_index": sample_index}
+        for sample_index in missing:
             if budget < 1:
-                row |= {"response": "", "n_tokens": 0, "finish_reason": PROMPT_TOO_LONG, "cumulative_logprob": None}
+                flusher.add(
+                    {
+                        "problem_id": problem_id,
+                        "sample_index": sample_index,
+                        "response": "",
+                        "n_tokens": 0,
+                        "finish_reason": PROMPT_TOO_LONG,
+                        "cumulative_logprob": None,
+                    }
+                )
             else:
-                pending.append(len(rows))
+                keys.append((problem_id, sample_index))
                 requests.append(Request(prompt_ids, request_seed(sampling["seed"], problem_id, sample_index), budget))
-            rows.append(row)
-    completions = engine.generate(requests, temperature=sampling["temperature"], top_p=sampling["top_p"], stop=stop)
-    for position, completion in zip(pending, completions, strict=True):
-        rows[position] |= {
-            "response": completion.text,
-            "n_tokens": completion.n_tokens,
-            "finish_reason": completion.finish_reason,
-            "cumulative_logprob": completion.cumulative_logprob,
-        }
-    return pl.DataFrame(rows, schema=tables.SAMPLES.columns)
+    return keys, requests
 
 
-def sample_shard(
+def _draw(
+    engine: Engine,
     job: SampleSpec,
-    benchmark_path: str | Path,
-    output: str | Path,
-    make_engine: Callable[[SampleSpec], Engine],
-    provenance: dict[str, Any] | None = None,
+    keys: list[tuple[str, int]],
+    requests: list[Request],
+    flusher: _Flusher,
+    progress: Progress,
 ) -> None:
-    """Write ``output`` with every sample of ``job``, resuming from finished chunks."""
-    output = Path(output)
-    table = tables.read_benchmark(benchmark_path)
-    fingerprint = job.fingerprint()
-    chunk_dir = _open_chunks(output, fingerprint)
-    step = job.sampling["chunk_problems"]
-    starts = range(0, table.height, step)
-    todo = [s for s in starts if not (chunk_dir / f"{s // step:05d}.parquet").exists()]
-    log.info("%s: %d of %d chunks already done, drawing %d", output, len(starts) - len(todo), len(starts), len(todo))
-    if todo:
-        engine = make_engine(job)
-        try:
-            for start in todo:
-                frame = _draw_chunk(engine, job, table.slice(start, step))
-                tables.write_parquet(frame, chunk_dir / f"{start // step:05d}.parquet", {"fingerprint": fingerprint})
-        finally:
-            engine.close()
-    frames = [tables.read(chunk_dir / f"{s // step:05d}.parquet", tables.SAMPLES) for s in starts]
-    samples = pl.concat(frames)
-    record = tables.provenance(
+    """Stream ``requests`` through the engine, handing each finished sample to the flusher."""
+    stop = stop_rule(job.template, job.sampling["stop_policy"], model_source(job.model)[0])
+    steps = engine.stream(requests, temperature=job.sampling["temperature"], top_p=job.sampling["top_p"], stop=stop)
+    for finished in steps:
+        for position, completion in finished:
+            problem_id, sample_index = keys[position]
+            flusher.add(
+                {
+                    "problem_id": problem_id,
+                    "sample_index": sample_index,
+                    "response": completion.text,
+                    "n_tokens": completion.n_tokens,
+                    "finish_reason": completion.finish_reason,
+                    "cumulative_logprob": completion.cumulative_logprob,
+                }
+            )
+            progress.advance(1, tokens=completion.n_tokens)
+        flusher.tick()
+        progress.tick()
+    flusher.flush()
+
+
+def _assemble(order: pl.DataFrame, drawn: list[pl.DataFrame], output: Path) -> pl.DataFrame:
+    """The shard's rows in output order; an error if any sample is missing or drawn twice."""
+    rows = pl.concat(drawn) if drawn else pl.DataFrame(schema=tables.SAMPLES.columns)
+    counts = rows.group_by("problem_id", "sample_index").len()
+    counted = order.join(counts, on=["problem_id", "sample_index"], how="left")
+    wrong = counted.filter(pl.col("len").fill_null(0) != 1)
+    if wrong.height or rows.height != order.height:
+        raise ValueError(
+            f"{parts_dir(output)}: {wrong.height} samples missing or drawn twice "
+            f"(first: {wrong.head(1).to_dicts()}); delete the folder to redraw the shard"
+        )
+    return order.join(rows, on=["problem_id", "sample_index"], how="left", maintain_order="left")
+
+
+def shard_record(job: SampleSpec, benchmark_path: str | Path, **extra: Any) -> dict[str, Any]:
+    """The provenance of a shard of samples: model, benchmark, prompt, shard, sampling, hash."""
+    return tables.provenance(
         stage="sample",
         model=job.model_name,
         model_spec=job.model,
@@ -146,14 +231,54 @@ def sample_shard(
         prompt_template=job.template,
         shard=asdict(job.shard),
         sampling=job.sampling,
-        config_hash=fingerprint,
-        **(provenance or {}),
+        config_hash=job.fingerprint(),
+        **extra,
     )
-    tables.write(samples, output, tables.SAMPLES, record)
-    shutil.rmtree(chunk_dir)
 
 
-def sample(job: SampleSpec, benchmark_path: str | Path, output: str | Path, threads: int) -> None:
+def sample_shard(
+    job: SampleSpec,
+    benchmark_path: str | Path,
+    output: str | Path,
+    make_engine: Callable[[SampleSpec], Engine],
+    provenance: dict[str, Any] | None = None,
+    cadence: Cadence = Cadence(),
+) -> None:
+    """Write ``output`` with every sample of ``job``, resuming from flushed parts."""
+    output = Path(output)
+    table = tables.read_benchmark(benchmark_path)
+    fingerprint = job.fingerprint()
+    folder = _open_parts(output, fingerprint)
+    order = shard_order(job, table)
+    drawn = _flushed(folder)
+    done = {key for frame in drawn for key in frame.select("problem_id", "sample_index").iter_rows()}
+    log.info("%s: %d of %d samples already drawn", output, len(done), order.height)
+    timing: dict[str, Any] = {"resumed_samples": len(done)}
+    if len(done) < order.height:
+        started = time.monotonic()
+        engine = make_engine(job)
+        try:
+            timing["engine_start_s"] = round(time.monotonic() - started, 3)
+            flusher = _Flusher(folder, fingerprint, cadence, first_part=len(drawn))
+            keys, requests = _requests(engine, job, table, done, flusher)
+            progress = Progress(
+                len(requests), every_s=cadence.log_seconds, unit="samples", name=str(output), tokens=True, logger=log
+            )
+            generating = time.monotonic()
+            _draw(engine, job, keys, requests, flusher, progress)
+            progress.finish()
+            timing |= {"generation_s": round(time.monotonic() - generating, 3), "drawn_samples": len(requests)}
+        finally:
+            engine.close()
+        drawn = _flushed(folder)
+    samples = _assemble(order, drawn, output)
+    tables.write(
+        samples, output, tables.SAMPLES, shard_record(job, benchmark_path, timing=timing, **(provenance or {}))
+    )
+    shutil.rmtree(folder)
+
+
+def sample(job: SampleSpec, benchmark_path: str | Path, output: str | Path, threads: int, cadence: Cadence) -> None:
     """The sample stage: one shard with the vLLM engine (configured for CPU when no GPU is present)."""
     import torch
 
@@ -176,4 +301,4 @@ def sample(job: SampleSpec, benchmark_path: str | Path, output: str | Path, thre
             enable_chunked_prefill=False if on_cpu else None,
         )
 
-    sample_shard(job, benchmark_path, output, make_engine)
+    sample_shard(job, benchmark_path, output, make_engine, cadence=cadence)

@@ -48,20 +48,25 @@ import errno
 import fcntl
 import itertools
 import json
+import marshal
 import math
 import os
 import platform
 import resource
+import select
 import selectors
 import signal
+import socket
 import stat
 import struct
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = [
@@ -399,6 +404,7 @@ class _Spec:
     mode: str
     mount_proc: bool
     binds: tuple[str, ...]
+    mountpoint: str
 
 
 def _default_env() -> dict[str, str]:
@@ -426,7 +432,7 @@ def _write_id_maps(inner: int) -> None:
 def _build_root(spec: _Spec, run_id: int) -> None:
     """Inside the new mount namespace: assemble the sandbox root and pivot into it."""
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
-    root = _mountpoint()
+    root = spec.mountpoint
     job_bytes = sum(len(v) for v in spec.files.values())
     _mount("tmpfs", root, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={job_bytes + (4 << 20)},mode=0755")
     for path in spec.binds:
@@ -589,6 +595,205 @@ def _keeper(spec: _Spec, fds: dict[str, int], parent: int, cgroup: _Cgroup | Non
             os._exit(127)
 
 
+# --------------------------------------------------------------------------------------
+# the launcher: a small process that forks the keepers
+
+
+_LAUNCHER_FDS = ("spec", "out", "err_out", "rec", "status", "err")
+_REPLY = struct.Struct(">iI")
+
+
+def _read_fd(fd: int) -> bytes:
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _keeper_main(received: list[int], parent: int) -> None:
+    """A keeper just forked by the launcher: read the run's spec from its memfd, then keep. Never returns."""
+    fds = dict(zip(_LAUNCHER_FDS, received, strict=True))
+    try:
+        wire = marshal.loads(_read_fd(fds["spec"]))
+        os.close(fds.pop("spec"))
+        spec = _Spec(
+            argv=tuple(wire["argv"]),
+            env=dict(wire["env"]),
+            files=dict(wire["files"]),
+            stdin=wire["stdin"],
+            limits=Limits(**wire["limits"]),
+            mode=wire["mode"],
+            mount_proc=wire["mount_proc"],
+            binds=tuple(wire["binds"]),
+            mountpoint=wire["mountpoint"],
+        )
+        cgroup = _Cgroup(list(wire["cgroup"])) if wire["cgroup"] else None
+    except BaseException:
+        try:
+            os.write(fds["err"], traceback.format_exc().encode()[-4000:])
+        finally:
+            os._exit(127)
+    _keeper(spec, fds, parent, cgroup)
+
+
+def _reap_children() -> None:
+    """Reap every keeper that has exited (the launcher's only children)."""
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _launcher_main(control_fd: int) -> None:
+    """The launcher's loop: one keeper per request, until the caller closes its end.
+
+    A request carries no data, only file descriptors (the run's spec memfd and the write
+    ends of its pipes): the launcher never reads a spec, so no run's files, programs or
+    inputs ever enter its memory, and each keeper it forks holds only its own run's.
+    The reply is the keeper's pid and a pidfd for it (kept valid: the launcher reaps a
+    keeper only after the pidfd is sent).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller's Ctrl-C is the caller's business
+    control = socket.socket(fileno=control_fd)
+    me = os.getpid()
+    while True:
+        _reap_children()
+        ready, _, _ = select.select([control], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            data, received, _flags, _addr = socket.recv_fds(control, 64, len(_LAUNCHER_FDS))
+        except OSError:
+            os._exit(0)
+        if not data:  # the caller is gone; our keepers die with us (their death signal)
+            os._exit(0)
+        if data != b"run" or len(received) != len(_LAUNCHER_FDS):
+            for fd in received:
+                os.close(fd)
+            control.send(_REPLY.pack(0, errno.EINVAL))
+            continue
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            for fd in received:
+                os.close(fd)
+            control.send(_REPLY.pack(0, exc.errno or errno.EAGAIN))
+            continue
+        if pid == 0:
+            try:
+                control.close()
+            finally:
+                _keeper_main(received, me)
+        for fd in received:
+            os.close(fd)
+        pidfd = os.pidfd_open(pid)
+        try:
+            socket.send_fds(control, [_REPLY.pack(pid, 0)], [pidfd])
+        finally:
+            os.close(pidfd)
+
+
+class _Launcher:
+    """The caller's handle on its launcher process (one per caller process, started on first use).
+
+    The launcher is a fresh interpreter (``python -I -S -B sandbox.py``: no site, no
+    environment, no inherited state) that imports only this module and then forks keepers
+    on request. Forking from it instead of from the caller costs the same whatever the
+    caller holds: a verification worker with a gigabyte of expected outputs would otherwise
+    copy its page tables twice per run.
+    """
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-B", os.path.abspath(__file__), "--launcher", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                cwd="/",
+                env={},
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        ours.settimeout(60.0)
+        self.control = ours
+        self.owner = os.getpid()
+
+    def usable(self) -> bool:
+        return self.owner == os.getpid() and self.process.poll() is None
+
+    def start_keeper(self, fds: Sequence[int]) -> tuple[int, int]:
+        """Fork a keeper holding ``fds``; its pid and a pidfd. OSError: the launcher is gone;
+        SandboxError: it could not fork."""
+        socket.send_fds(self.control, [b"run"], list(fds))
+        data, received, _flags, _addr = socket.recv_fds(self.control, 64, 1)
+        if len(data) != _REPLY.size:
+            for fd in received:
+                os.close(fd)
+            raise OSError(errno.EPIPE, "the sandbox launcher ended")
+        pid, err = _REPLY.unpack(data)
+        if pid <= 0 or len(received) != 1:
+            for fd in received:
+                os.close(fd)
+            raise SandboxError(f"the sandbox launcher cannot fork a keeper: {os.strerror(err)}")
+        return pid, received[0]
+
+    def close(self) -> None:
+        self.control.close()
+        if self.owner == os.getpid():
+            try:
+                self.process.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+_LAUNCHER: _Launcher | None = None
+_LAUNCHER_LOCK = threading.Lock()
+
+
+def _forget_launcher() -> None:
+    """In a forked child of a caller: the parent's launcher is not ours (and its lock may be held)."""
+    global _LAUNCHER, _LAUNCHER_LOCK
+    if _LAUNCHER is not None:
+        with contextlib.suppress(OSError):
+            _LAUNCHER.control.close()
+    _LAUNCHER = None
+    _LAUNCHER_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_launcher)
+
+
+def _start_keeper(fds: Sequence[int]) -> tuple[int, int]:
+    """Have this process's launcher fork a keeper (starting or restarting the launcher as needed)."""
+    global _LAUNCHER
+    with _LAUNCHER_LOCK:
+        problem: BaseException | None = None
+        for _attempt in range(2):
+            try:
+                if _LAUNCHER is None or not _LAUNCHER.usable():
+                    if _LAUNCHER is not None:
+                        _LAUNCHER.close()
+                        _LAUNCHER = None
+                    _LAUNCHER = _Launcher()
+                return _LAUNCHER.start_keeper(fds)
+            except OSError as exc:  # the launcher died (or never started): once more with a new one
+                problem = exc
+                if _LAUNCHER is not None:
+                    _LAUNCHER.close()
+                    _LAUNCHER = None
+        raise SandboxError(f"cannot start the sandbox launcher: {problem}")
+
+
 class _Capture:
     """A capped byte sink for one pipe."""
 
@@ -632,26 +837,41 @@ def run(
         mode=iso.mode,
         mount_proc=iso.proc,
         binds=tuple(_bind_plan(extra_binds)),
+        mountpoint=_mountpoint(),
     )
     return _run_spec(spec, iso.cgroup, on_record)
 
 
 def _run_spec(spec: _Spec, cgroup_kind: str | None, on_record: Callable[[bytes], bool] | None) -> RunResult:
-    """Fork the keeper, then pump its pipes until every writer is gone, enforcing the limits."""
+    """Have the launcher fork a keeper, then pump its pipes until every writer is gone, enforcing the limits."""
     limits = spec.limits
-    _mountpoint()
     try:
         cgroup = _Cgroup.create(cgroup_kind, limits) if cgroup_kind else None
     except OSError as exc:
         raise SandboxError(f"cannot create the run's cgroup: {exc}") from exc
+    wire = {
+        "argv": list(spec.argv),
+        "env": spec.env,
+        "files": spec.files,
+        "stdin": spec.stdin,
+        "limits": asdict(spec.limits),
+        "mode": spec.mode,
+        "mount_proc": spec.mount_proc,
+        "binds": list(spec.binds),
+        "mountpoint": spec.mountpoint,
+        "cgroup": cgroup.dirs if cgroup is not None else None,
+    }
     pipes = {name: os.pipe2(os.O_CLOEXEC) for name in ("out", "err_out", "rec", "status", "err")}
     with contextlib.suppress(OSError):  # a 1 MiB record pipe (the unprivileged maximum): fewer steps
         fcntl.fcntl(pipes["rec"][1], fcntl.F_SETPIPE_SZ, 1 << 20)
     child_ends = {name: w for name, (_r, w) in pipes.items()}
     started = time.monotonic()
-    parent = os.getpid()
+    spec_fd = os.memfd_create("rlvr-sandbox-spec")
     try:
-        keeper = os.fork()
+        data = memoryview(marshal.dumps(wire))
+        while data:
+            data = data[os.write(spec_fd, data) :]
+        keeper, pidfd = _start_keeper([spec_fd, *(child_ends[name] for name in _LAUNCHER_FDS[1:])])
     except BaseException:
         for r, w in pipes.values():
             os.close(r)
@@ -659,8 +879,8 @@ def _run_spec(spec: _Spec, cgroup_kind: str | None, on_record: Callable[[bytes],
         if cgroup is not None:
             cgroup.remove()
         raise
-    if keeper == 0:
-        _keeper(spec, child_ends, parent, cgroup)
+    finally:
+        os.close(spec_fd)
     for w in child_ends.values():
         os.close(w)
     readers = {r: name for name, (r, _w) in pipes.items()}
@@ -686,9 +906,9 @@ def _run_spec(spec: _Spec, cgroup_kind: str | None, on_record: Callable[[bytes],
                 reason = "timeout"
             if reason is not None and stop_sent_at is None:
                 stop_sent_at = now
-                _signal(keeper, signal.SIGTERM)
+                _signal(pidfd, signal.SIGTERM)
             if stop_sent_at is not None and not killed and now - stop_sent_at > 5.0:
-                _signal(keeper, signal.SIGKILL)  # last resort: PID 1 has a death signal
+                _signal(pidfd, signal.SIGKILL)  # last resort: PID 1 has a death signal
                 killed = True
             if now - started > limits.wall_s + 30.0:
                 break  # cannot happen while the kernel kills namespaces; never hang regardless
@@ -722,9 +942,10 @@ def _run_spec(spec: _Spec, cgroup_kind: str | None, on_record: Callable[[bytes],
             selector.unregister(fd)
             os.close(fd)
         selector.close()
-        if not _reap(keeper, timeout=5.0):
-            _signal(keeper, signal.SIGKILL)
-            _reap(keeper, timeout=None)
+        if not _exited(pidfd, timeout=5.0):
+            _signal(pidfd, signal.SIGKILL)
+            _exited(pidfd, timeout=None)
+        os.close(pidfd)
         if cgroup is not None:
             cgroup.remove()
     status, error = captured["status"].data, captured["err"].data
@@ -746,24 +967,15 @@ def _run_spec(spec: _Spec, cgroup_kind: str | None, on_record: Callable[[bytes],
     )
 
 
-def _signal(pid: int, sig: int) -> None:
+def _signal(pidfd: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
+        signal.pidfd_send_signal(pidfd, sig)
 
 
-def _reap(pid: int, timeout: float | None) -> bool:
-    """Wait for the keeper to exit (``timeout=None``: indefinitely); True once reaped."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        try:
-            got, _status = os.waitpid(pid, 0 if deadline is None else os.WNOHANG)
-        except ChildProcessError:
-            return True
-        if got == pid:
-            return True
-        if deadline is not None and time.monotonic() > deadline:
-            return False
-        time.sleep(0.002)
+def _exited(pidfd: int, timeout: float | None) -> bool:
+    """Wait until the keeper has exited (``timeout=None``: indefinitely); True once it has."""
+    ready, _, _ = select.select([pidfd], [], [], timeout)
+    return bool(ready)
 
 
 # --------------------------------------------------------------------------------------
@@ -800,6 +1012,7 @@ def isolation() -> Isolation:
                 mode=mode,
                 mount_proc=mount_proc,
                 binds=tuple(_bind_plan(())),
+                mountpoint=_mountpoint(),
             )
             try:
                 result = _run_spec(spec, cgroup, None)
@@ -817,3 +1030,7 @@ def isolation() -> Isolation:
         "cannot isolate untrusted programs on this machine (need root with CAP_SYS_ADMIN, or "
         "unprivileged user namespaces): " + "; ".join(failures)
     )
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--launcher"]:
+    _launcher_main(int(sys.argv[2]))

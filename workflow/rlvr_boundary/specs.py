@@ -54,6 +54,16 @@ class SampleSpec:
 
 
 @dataclass(frozen=True)
+class SubsetSpec:
+    """One seed shard of a benchmark declared ``subset_of`` another, cut from that one's
+    shards: ``sample`` is the job that would have drawn it, which the superset shards'
+    provenance must match (model, prompt, sampling) for their samples to be the same."""
+
+    sample: SampleSpec
+    superset: str
+
+
+@dataclass(frozen=True)
 class ImportSpec:
     """One seed shard of a model's samples read from another tool's files (``samples_from``):
     the files in pooling order, how their problems match the benchmark's, the n every

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from rlvr_boundary import sandbox
+from rlvr_boundary.progress import Progress
 from rlvr_boundary.tables import CODE_STATUSES
 from rlvr_boundary.verify import Verdict, code_runner
 
@@ -230,15 +231,15 @@ class _Huge:
     __hash__ = None  # type: ignore[assignment]
 
 
-def _decode_result(raw: Any) -> Any:
-    """An expected output (as stored) or a result frame's payload, ready for comparison."""
-    if isinstance(raw, dict) and set(raw) == {"$digest"}:
-        return _Huge(raw["$digest"])
-    return code_runner.decode(raw)
+def _decode_result(value: Any) -> Any:
+    """A decoded expected output, ready for comparison (a stored digest stands for a huge one)."""
+    if isinstance(value, dict) and set(value) == {"$digest"}:
+        return _Huge(value["$digest"])
+    return value
 
 
 def _event_value(event: dict) -> Any:
-    """A result frame's value (frames are parsed with ``code_runner.decode_object``)."""
+    """A result frame's value (frames are parsed with ``code_runner.decode``)."""
     return _Huge(event.get("digest")) if "digest" in event else event.get("value")
 
 
@@ -327,7 +328,7 @@ class _Judge:
 
     def __call__(self, frame: bytes) -> bool:
         try:
-            event = json.loads(frame, object_hook=code_runner.decode_object)
+            event = code_runner.decode(frame)
         except (ValueError, TypeError, RecursionError):
             return self._end("failed", "malformed result record")
         if not isinstance(event, dict):
@@ -380,7 +381,7 @@ def _evalplus_tests(tests_json: str, problem_id: str) -> tuple[dict, list, list]
     Cached: the samples of a task share its row, and a few tasks carry ~150 MB of expected
     output (HumanEval+ 15, 130) that should be parsed once per process, not per sample.
     """
-    tests = json.loads(tests_json)
+    tests = code_runner.decode(tests_json)  # one pass: prepare guarantees the inputs hold no tags
     fmt = "mbpp" if tests["dataset"] == "mbpp" else "json_args"
     args = code_runner.deserialize_inputs(fmt, problem_id, tests["inputs"])
     return tests, args, [_decode_result(v) for v in tests["expected"]]
@@ -572,6 +573,7 @@ def verify_batch(
     timeout_s: float | None = None,
     prefill: str = CODE_PREFILL,
     chunk_size: int = 8,
+    log_seconds: float = 30.0,
 ) -> list[Verdict]:
     """Judge ``responses[i]`` against ``tasks[i]`` for all i, in ``workers`` processes.
 
@@ -579,6 +581,7 @@ def verify_batch(
     per chunk of ``chunk_size`` samples). Never hangs: each sample's run is wall-clock
     limited inside the sandbox, and if a worker process dies or stalls beyond a generous
     bound, the pool is terminated and the unfinished samples get ``sandbox_error``.
+    Logs a progress line (samples judged, rate, ETA) every ``log_seconds``.
     """
     if len(responses) != len(tasks):
         raise ValueError(f"{len(responses)} responses but {len(tasks)} tasks")
@@ -592,10 +595,13 @@ def verify_batch(
             part = indices[start : start + chunk_size]
             payloads.append((tasks[part[0]], [(i, responses[i]) for i in part], prefill, timeout_s))
     verdicts: list[Verdict | None] = [None] * len(responses)
+    progress = Progress(len(responses), every_s=log_seconds, name="code verification")
     if workers <= 1 or len(payloads) <= 1:
         for payload in payloads:
             for i, verdict in _verify_chunk(payload):
                 verdicts[i] = verdict
+            progress.advance(len(payload[1]))
+        progress.finish()
         return [v for v in verdicts if v is not None]
     sandbox.isolation()  # fail fast, in the caller, when this machine cannot isolate
     bound = max(_bound_s(p[0], len(p[1]), timeout_s) for p in payloads)
@@ -604,10 +610,13 @@ def verify_batch(
         results = pool.imap_unordered(_verify_chunk, payloads)
         try:
             for _ in payloads:
-                for i, verdict in results.next(timeout=bound):
+                chunk = results.next(timeout=bound)
+                for i, verdict in chunk:
                     verdicts[i] = verdict
+                progress.advance(len(chunk))
         except multiprocessing.TimeoutError:
             pool.terminate()
+    progress.finish()
     return [
         v if v is not None else Verdict(False, None, "sandbox_error", "verification worker died or stalled")
         for v in verdicts
@@ -655,5 +664,5 @@ def canonical_outputs(
         )
     values = [{"$digest": e["digest"]} if "digest" in e else e["value"] for e in outputs]
     if dataset == "mbpp" and entry_point in _MBPP_NOT_NONE:
-        values = [code_runner.encode(code_runner.decode(v) is not None) for v in values]
+        values = [code_runner.encode(v is not None) for v in values]  # encode(None) is None, nothing else is
     return values, [float(e["cpu"]) for e in outputs]

@@ -199,9 +199,26 @@ def _result_frame(i: int, value: Any, elapsed: float, cpu: float) -> dict:
     return {"ev": "out", "i": i, "value": encode(value), "t": elapsed, "cpu": cpu}
 
 
+_TAGS = frozenset({"$tuple", "$set", "$frozenset", "$dict", "$int", "$float", "$complex", "$bytes", "$opaque"})
+
+
+def has_tags(data: Any) -> bool:
+    """Whether parsed JSON holds an object :func:`decode` would read as a tagged value (a
+    one-key object whose key is a tag): such data cannot share a document with encoded values."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if len(item) == 1 and next(iter(item)) in _TAGS:
+                return True
+            stack.extend(item.values())
+    return False
+
+
 def decode_object(obj: dict) -> Any:
-    """``json.loads`` object hook turning one tagged object back into its value (children
-    first), so a whole result decodes at C speed: ``json.loads(text, object_hook=decode_object)``."""
+    """``json.loads`` object hook turning one tagged object back into its value (children first)."""
     if len(obj) != 1:
         return obj
     ((key, val),) = obj.items()
@@ -226,13 +243,13 @@ def decode_object(obj: dict) -> Any:
     return obj
 
 
-def decode(data: Any) -> Any:
-    """Inverse of :func:`encode` on the parsed JSON (tags become tuples, sets, dicts...)."""
-    if isinstance(data, list):
-        return [decode(v) for v in data]
-    if isinstance(data, dict):
-        return decode_object({k: decode(v) for k, v in data.items()})
-    return data
+def decode(text: str | bytes) -> Any:
+    """Inverse of :func:`encode`, from its JSON text (tags become tuples, sets, dicts...).
+
+    One ``json.loads`` with :func:`decode_object` as object hook: only tagged objects cost
+    Python time, so millions of plain list elements decode at C speed.
+    """
+    return json.loads(text, object_hook=decode_object)
 
 
 # --------------------------------------------------------------------------------------
@@ -433,24 +450,28 @@ def _relay(src: int, dst: int, child: int, limits: list[float], startup_s: float
         if not chunk:
             return count, None
         buffer += chunk
-        while len(buffer) >= _FRAME.size:
-            (size,) = _FRAME.unpack_from(buffer)
+        outgoing = bytearray()  # every complete frame of this read, forwarded in one write
+        start = 0
+        while len(buffer) - start >= _FRAME.size:
+            (size,) = _FRAME.unpack_from(buffer, start)
             if size > _MAX_FRAME:
                 return count, "oversized result record"
-            if len(buffer) < _FRAME.size + size:
+            end = start + _FRAME.size + size
+            if len(buffer) < end:
                 break
-            frame = bytes(buffer[: _FRAME.size + size])
-            del buffer[: _FRAME.size + size]
             if size == 0:
                 since, wall, cpu_limit, phase = time.monotonic(), ENCODE_S, None, "sending the result"
-                continue
-            data = memoryview(frame)
-            while data:  # may block while the harness digests a large result: not the program's time
-                data = data[os.write(dst, data) :]
-            count += 1
-            limit = limits[min(count - 1, len(limits) - 1)]
-            since, wall, cpu_limit = time.monotonic(), WALL_FACTOR * limit + _POLL_S, limit + _POLL_S
-            cpu_base, phase = _cpu_seconds(child) or 0.0, "the call"
+            else:
+                outgoing += buffer[start:end]
+                count += 1
+                limit = limits[min(count - 1, len(limits) - 1)]
+                since, wall, cpu_limit = time.monotonic(), WALL_FACTOR * limit + _POLL_S, limit + _POLL_S
+                cpu_base, phase = _cpu_seconds(child) or 0.0, "the call"
+            start = end
+        del buffer[:start]
+        data = memoryview(outgoing)
+        while data:  # may block while the harness digests a large result: not the program's time
+            data = data[os.write(dst, data) :]
 
 
 def _widen(fd: int) -> None:
