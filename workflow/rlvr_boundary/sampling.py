@@ -141,6 +141,18 @@ def shard_order(job: SampleSpec, problems: pl.DataFrame) -> pl.DataFrame:
     ).explode("sample_index")
 
 
+def _sample_row(problem_id: str, sample_index: int, completion: Completion) -> dict[str, Any]:
+    """One row of the samples table."""
+    return {
+        "problem_id": problem_id,
+        "sample_index": sample_index,
+        "response": completion.text,
+        "n_tokens": completion.n_tokens,
+        "finish_reason": completion.finish_reason,
+        "cumulative_logprob": completion.cumulative_logprob,
+    }
+
+
 def _requests(
     engine: Engine, job: SampleSpec, problems: pl.DataFrame, done: set[tuple[str, int]], flusher: _Flusher
 ) -> tuple[list[tuple[str, int]], list[Request]]:
@@ -160,16 +172,7 @@ def _requests(
         budget = min(sampling["max_tokens"], engine.max_model_len - len(prompt_ids))
         for sample_index in missing:
             if budget < 1:
-                flusher.add(
-                    {
-                        "problem_id": problem_id,
-                        "sample_index": sample_index,
-                        "response": "",
-                        "n_tokens": 0,
-                        "finish_reason": PROMPT_TOO_LONG,
-                        "cumulative_logprob": None,
-                    }
-                )
+                flusher.add(_sample_row(problem_id, sample_index, Completion("", 0, PROMPT_TOO_LONG, None)))
             else:
                 keys.append((problem_id, sample_index))
                 requests.append(Request(prompt_ids, request_seed(sampling["seed"], problem_id, sample_index), budget))
@@ -189,17 +192,7 @@ def _draw(
     steps = engine.stream(requests, temperature=job.sampling["temperature"], top_p=job.sampling["top_p"], stop=stop)
     for finished in steps:
         for position, completion in finished:
-            problem_id, sample_index = keys[position]
-            flusher.add(
-                {
-                    "problem_id": problem_id,
-                    "sample_index": sample_index,
-                    "response": completion.text,
-                    "n_tokens": completion.n_tokens,
-                    "finish_reason": completion.finish_reason,
-                    "cumulative_logprob": completion.cumulative_logprob,
-                }
-            )
+            flusher.add(_sample_row(*keys[position], completion))
             progress.advance(1, tokens=completion.n_tokens)
         flusher.tick()
         progress.tick()
