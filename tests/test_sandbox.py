@@ -1,6 +1,7 @@
 """The sandbox against hostile programs, run for real (no mocks).
 
-Every test runs an actual program through ``rlvr_boundary.sandbox.run`` and then checks the
+Every test runs an actual program through ``rlvr_boundary.sandbox.run`` (or its warm twin
+``run_python``, which the code verifier uses: most hostile programs run that way) and then checks the
 host: the run ended within its limits, no process of the sandbox survives, no cgroup is
 left behind, and nothing outside the sandbox changed. Hostile programs only ever aim at
 temporary directories of this test session and at 127.0.0.1.
@@ -38,6 +39,14 @@ def srun(argv: list[str], **kwargs: object) -> sandbox.RunResult:
 
 
 def run_py(code: str, **limits: object) -> sandbox.RunResult:
+    """Run a Python script warm (``sandbox.run_python``), remembering its host uid."""
+    result = sandbox.run_python(textwrap.dedent(code).encode(), limits=sandbox.Limits(**limits))
+    _USED_UIDS.add(result.host_uid)
+    return result
+
+
+def run_py_exec(code: str, **limits: object) -> sandbox.RunResult:
+    """Run a Python script through a freshly exec'd interpreter (``sandbox.run``)."""
     return srun([sys.executable, "-s", "-B", "-c", textwrap.dedent(code)], limits=sandbox.Limits(**limits))
 
 
@@ -80,8 +89,9 @@ def test_isolation_mode_is_strong_here():
         assert iso.mode == "root"
 
 
-def test_program_view_of_the_world():
-    result = run_py(
+@pytest.mark.parametrize("start", [run_py, run_py_exec], ids=["warm", "exec"])
+def test_program_view_of_the_world(start):
+    result = start(
         """
         import json, os
         info = {"pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),
@@ -118,6 +128,51 @@ def test_program_view_of_the_world():
             assert "ro" in options and "nosuid" in options, line
         if mount_point == sandbox.WORK_DIR:
             assert "rw" in options, line
+
+
+def test_warm_start_looks_like_a_fresh_interpreter():
+    script = """
+    import json, os, signal, sys
+    import numpy  # site-packages are on the path, as for python -s
+    print(json.dumps({"argv": sys.argv, "path0": sys.path[0], "env": dict(os.environ), "hash": hash("abc"),
+                      "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
+                      "sigpipe": signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN,
+                      "sigint": signal.getsignal(signal.SIGINT) is signal.default_int_handler,
+                      "main": __name__, "file": __file__}))
+    sys.exit(3)
+    """
+    warm = sandbox.run_python(textwrap.dedent(script).encode(), ["--flag"], name="probe.py")
+    assert (warm.reason, warm.exit_code) == ("exited", 3), warm.stderr
+    info = json.loads(warm.stdout)
+    assert info["argv"] == [f"{sandbox.JOB_DIR}/probe.py", "--flag"] and info["path0"] == sandbox.JOB_DIR
+    assert info["env"] == sandbox._default_env()
+    assert info["main"] == "__main__" and info["file"] == f"{sandbox.JOB_DIR}/probe.py"
+    assert info["sigpipe"] and info["sigint"]
+    assert set(info["fds"]) <= {0, 1, 2, 3, 4}  # the listing's own fd aside: no launcher or keeper fd leaks in
+    cold = srun([sys.executable, "-s", "-B", "-c", "print(hash('abc'))"])
+    assert int(cold.stdout) == info["hash"]  # the same hash seed (0) as the default environment gives
+    crash = sandbox.run_python(b"def f():\n    1 / 0\nf()\n")
+    assert crash.exit_code == 1 and b"ZeroDivisionError" in crash.stderr
+    assert b"sandbox.py" not in crash.stderr  # the traceback shows the script's frames, as python prints them
+    with pytest.raises(ValueError, match="hash seed"):
+        sandbox.run_python(b"pass", env={**sandbox._default_env(), "PYTHONHASHSEED": "1"})
+
+
+def test_warm_program_cannot_pose_as_a_sandbox_failure():
+    """The setup-error channel is closed before the script runs: nothing it writes can turn
+    its own failure into a ``SandboxError``."""
+    result = run_py(
+        """
+        import os
+        for fd in range(4, 256):
+            try:
+                os.write(fd, b"Traceback: fake sandbox failure")
+            except OSError:
+                pass
+        os._exit(1)
+        """
+    )
+    assert result.exit_code == 1
 
 
 def test_stdin_bytes_and_record_channel():

@@ -8,6 +8,7 @@ that need them are skipped, with the reason, when they are absent.
 
 from __future__ import annotations
 
+import ast
 import gzip
 import json
 import logging
@@ -25,6 +26,7 @@ from conftest import process_uids
 from rlvr_boundary import sandbox
 from rlvr_boundary.code_benchmarks import read_evalplus, read_livecodebench
 from rlvr_boundary.verify import code as cv
+from rlvr_boundary.verify import code_runner
 from rlvr_boundary.verify.code_runner import Opaque, decode, encode, has_tags
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +111,52 @@ def test_codec_round_trip_keeps_types():
     assert back == value
     assert type(back[10]) is tuple and type(back[11]) is set and type(back[13]) is dict
     assert math.isnan(decode(json.dumps(encode(float("nan")))))
+
+
+def test_codec_packs_long_number_lists_exactly():
+    n = code_runner.PACK_MIN
+    cases = {
+        "$f64": [*(float(i) / 3 for i in range(n)), float("nan"), float("inf"), -0.0],
+        "$i64": [*range(-n, n), 2**63 - 1],
+        "$numbers": [1, 3, *(i / 2 for i in range(n)), 2**53],
+    }
+    for tag, value in cases.items():
+        wire = encode(value)
+        assert list(wire) == [tag]
+        back = decode(json.dumps(wire))
+        assert [type(v) for v in back] == [type(v) for v in value]
+        assert [repr(v) for v in back] == [repr(v) for v in value]  # nan, inf and -0.0 included
+    assert type(decode(json.dumps(encode(tuple(range(n)))))) is tuple
+    for unpacked in ([2**63] * n, [True] * n, [1] * (n - 1) + [True], [2**53 + 1, 0.5] * n, list(range(n - 1))):
+        assert decode(json.dumps(encode(unpacked))) == unpacked  # beyond 64 bits or doubles, bools: plain JSON
+        assert not isinstance(encode(unpacked), dict)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"$f64": "abc"}',
+        '{"$f64": 5}',
+        '{"$i64": "AAAA"}',
+        '{"$numbers": ["AAAAAAAA8D8=", "CgAAAAAAAAA="]}',
+        '{"$numbers": ["AAAAAAAA8H8=", "AAAAAAAAAAA="]}',
+        '{"$numbers": ["AAAAAAAA8D8=", "//////////8="]}',
+        '{"$numbers": "x"}',
+    ],
+)
+def test_malformed_packed_values_are_value_errors(frame: str):
+    """A hostile program's frames: bad base64, ragged arrays, positions out of range, an int from inf."""
+    with pytest.raises((ValueError, TypeError)):
+        decode(frame)
+
+
+def test_runner_imports_are_the_ones_preloaded():
+    tree = ast.parse(Path(code_runner.__file__).read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module != "__future__"
+    }
+    assert imported - {"os", "sys"} == set(code_runner.IMPORTS)  # os and sys are in every interpreter
 
 
 def test_tag_shaped_objects_are_found_in_parsed_json():
@@ -229,6 +277,42 @@ def test_time_limits_count_cpu_not_waiting(add_task: dict):
         timeout_s=0.4,
     )
     assert spins.status == "timeout", spins
+
+
+@needs_linux
+def test_batched_results_never_shorten_a_later_call_limit():
+    """Quick results travel in batches; a call with a larger limit after a batch of calls
+    with small ones still gets its own limit (the batch is written before it starts)."""
+    spin = textwrap.dedent(
+        """
+        def f(x):
+            if x:
+                import time
+                end = time.process_time() + 0.8
+                while time.process_time() < end:
+                    pass
+            return x
+        """
+    )
+    job = {
+        "kind": "call",
+        "source": spin,
+        "entry_point": "f",
+        "input_format": "json_args",
+        "inputs": [[0]] * 40 + [[1]],
+        "time_limits": [0.2] * 40 + [3.0],
+        "startup_s": 10.0,
+    }
+    events: list[dict] = []
+    cv._run_job(job, 30.0, lambda frame: events.append(json.loads(frame)) or True)
+    outs = [e for e in events if e["ev"] == "out"]
+    assert [e["i"] for e in outs] == list(range(41)), events[-3:]
+    assert outs[-1]["cpu"] >= 0.8 and not [e for e in events if e["ev"] == "timeout"]
+    job["time_limits"] = [0.2] * 41  # and the same call under a small limit is stopped
+    events.clear()
+    cv._run_job(job, 30.0, lambda frame: events.append(json.loads(frame)) or True)
+    assert [e["ev"] for e in events if e["ev"] not in ("ready", "out")] == ["timeout", "done"]
+    assert 40 not in [e["i"] for e in events if e["ev"] == "out"]
 
 
 @needs_linux

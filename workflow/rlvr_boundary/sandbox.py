@@ -32,6 +32,10 @@ interpreter):
   a cap, and fd 3 as a write-only *record channel* to the caller.
 * The caller enforces the wall-clock limit, the output caps and early stops: it tells the
   keeper (SIGTERM), which SIGKILLs PID 1 and with it the whole namespace.
+* :func:`run_python` skips the exec: PID 1 is already a Python interpreter (a fork of the
+  launcher, which holds nothing of any run), so after the same set-up it runs the script
+  there, as ``python -s -B script`` would, without paying for a new interpreter and its
+  imports on every run. Isolation is the same; only the start is warm.
 
 Limits (stated honestly in the README): there is no seccomp filter, so the kernel's
 syscall surface is the boundary; CPU is shared with the host; /usr and /etc are readable;
@@ -46,6 +50,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import functools
 import itertools
 import json
 import marshal
@@ -65,6 +70,7 @@ import tempfile
 import threading
 import time
 import traceback
+import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -80,6 +86,7 @@ __all__ = [
     "isolation",
     "read_frames",
     "run",
+    "run_python",
 ]
 
 WORK_DIR = "/sbx/work"
@@ -405,6 +412,9 @@ class _Spec:
     mount_proc: bool
     binds: tuple[str, ...]
     mountpoint: str
+    code: bytes | None = None
+    """A marshalled code object to run in PID 1's own interpreter instead of exec'ing
+    ``argv`` (then ``argv`` is the script's ``sys.argv``), see :func:`run_python`."""
 
 
 def _default_env() -> dict[str, str]:
@@ -541,12 +551,69 @@ def _program(spec: _Spec, run_id: int, fds: dict[str, int], alive_r: int, cgroup
             os.dup2(fd, target, inheritable=True)
         os.closerange(RECORD_FD + 1, err_fd)
         os.closerange(err_fd + 1, max_fd)
+        if spec.code is not None:
+            os.close(err_fd)  # the program must not be able to report a "sandbox failure"
+            _run_warm(spec)
         os.execve(spec.argv[0], list(spec.argv), spec.env)
     except BaseException:
         try:
             os.write(err_fd, traceback.format_exc().encode()[-4000:])
         finally:
             os._exit(127)
+
+
+def _exit_status(exc: SystemExit) -> int:
+    """The exit status ``python`` gives a script that raised ``exc``."""
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code & 0xFF
+    with contextlib.suppress(Exception):
+        print(exc.code, file=sys.stderr)
+    return 1
+
+
+def _run_warm(spec: _Spec) -> None:
+    """PID 1 without exec: run the spec's compiled script in this interpreter. Never returns.
+
+    Puts back what a fresh ``python -s -B script`` would have: its signal dispositions, the
+    spec's environment, ``sys.argv``, the script's directory and the site directories on
+    ``sys.path``, fresh standard streams on fds 0-2 and a new ``__main__`` module.
+    """
+    status = 1
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(sig, signal.SIG_IGN)
+        os.environ.clear()
+        os.environ.update(spec.env)
+        sys.argv = list(spec.argv)
+        sys.path.insert(0, os.path.dirname(spec.argv[0]))
+        import site
+
+        site.main()
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115 (the streams live as long as the process)
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, closefd=False, errors="backslashreplace")  # noqa: SIM115
+        sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+        main = types.ModuleType("__main__")
+        main.__dict__.update(__file__=spec.argv[0], __builtins__=__builtins__)
+        sys.modules["__main__"] = main
+        script = marshal.loads(spec.code or b"")
+        try:
+            exec(script, main.__dict__)
+            status = 0
+        except SystemExit as exc:
+            status = _exit_status(exc)
+    except BaseException as exc:
+        with contextlib.suppress(BaseException):  # the script's frames only, as python prints them
+            tb = exc.__traceback__
+            traceback.print_exception(type(exc), exc, tb.tb_next if tb is not None else None)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(BaseException):
+                stream.flush()
+        os._exit(status)
 
 
 def _keeper(spec: _Spec, fds: dict[str, int], parent: int, cgroup: _Cgroup | None) -> None:
@@ -601,6 +668,9 @@ def _keeper(spec: _Spec, fds: dict[str, int], parent: int, cgroup: _Cgroup | Non
 
 _LAUNCHER_FDS = ("spec", "out", "err_out", "rec", "status", "err")
 _REPLY = struct.Struct(">iI")
+_REQUEST_BYTES = 4096
+_LAUNCHER_HASH_SEED = "0"
+"""The launcher's (hence every warm run's) hash seed: the default environment's."""
 
 
 def _read_fd(fd: int) -> bytes:
@@ -627,6 +697,7 @@ def _keeper_main(received: list[int], parent: int) -> None:
             mount_proc=wire["mount_proc"],
             binds=tuple(wire["binds"]),
             mountpoint=wire["mountpoint"],
+            code=wire["code"],
         )
         cgroup = _Cgroup(list(wire["cgroup"])) if wire["cgroup"] else None
     except BaseException:
@@ -648,12 +719,22 @@ def _reap_children() -> None:
             return
 
 
+def _preload(names: bytes) -> None:
+    """Import the named standard-library modules into the launcher (once; the launcher has no
+    site directories, so nothing else can load): every warm PID 1 then starts with them."""
+    for name in names.decode("ascii", errors="replace").split(","):
+        if name and name not in sys.modules and all(part.isidentifier() for part in name.split(".")):
+            with contextlib.suppress(Exception):  # the run's own import reports a real problem
+                __import__(name)
+
+
 def _launcher_main(control_fd: int) -> None:
     """The launcher's loop: one keeper per request, until the caller closes its end.
 
-    A request carries no data, only file descriptors (the run's spec memfd and the write
-    ends of its pipes): the launcher never reads a spec, so no run's files, programs or
-    inputs ever enter its memory, and each keeper it forks holds only its own run's.
+    A request carries no run data, only file descriptors (the run's spec memfd and the write
+    ends of its pipes) and the names of modules to preload: the launcher never reads a spec,
+    so no run's files, programs or inputs ever enter its memory, and each keeper it forks
+    holds only its own run's.
     The reply is the keeper's pid and a pidfd for it (kept valid: the launcher reaps a
     keeper only after the pidfd is sent).
     """
@@ -666,16 +747,18 @@ def _launcher_main(control_fd: int) -> None:
         if not ready:
             continue
         try:
-            data, received, _flags, _addr = socket.recv_fds(control, 64, len(_LAUNCHER_FDS))
+            data, received, _flags, _addr = socket.recv_fds(control, _REQUEST_BYTES, len(_LAUNCHER_FDS))
         except OSError:
             os._exit(0)
         if not data:  # the caller is gone; our keepers die with us (their death signal)
             os._exit(0)
-        if data != b"run" or len(received) != len(_LAUNCHER_FDS):
+        command, _, preload = data.partition(b" ")
+        if command != b"run" or len(received) != len(_LAUNCHER_FDS):
             for fd in received:
                 os.close(fd)
             control.send(_REPLY.pack(0, errno.EINVAL))
             continue
+        _preload(preload)
         try:
             pid = os.fork()
         except OSError as exc:
@@ -700,9 +783,9 @@ def _launcher_main(control_fd: int) -> None:
 class _Launcher:
     """The caller's handle on its launcher process (one per caller process, started on first use).
 
-    The launcher is a fresh interpreter (``python -I -S -B sandbox.py``: no site, no
-    environment, no inherited state) that imports only this module and then forks keepers
-    on request. Forking from it instead of from the caller costs the same whatever the
+    The launcher is a fresh interpreter (``python -s -S -P -B sandbox.py`` in an environment
+    holding only a fixed hash seed: no site, no inherited state) that imports only this module
+    (and the standard-library modules warm runs ask for) and then forks keepers on request. Forking from it instead of from the caller costs the same whatever the
     caller holds: a verification worker with a gigabyte of expected outputs would otherwise
     copy its page tables twice per run.
     """
@@ -711,12 +794,12 @@ class _Launcher:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-B", os.path.abspath(__file__), "--launcher", str(theirs.fileno())],
+                [sys.executable, "-s", "-S", "-P", "-B", os.path.abspath(__file__), "--launcher", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 cwd="/",
-                env={},
+                env={"PYTHONHASHSEED": _LAUNCHER_HASH_SEED},
             )
         except BaseException:
             ours.close()
@@ -730,10 +813,13 @@ class _Launcher:
     def usable(self) -> bool:
         return self.owner == os.getpid() and self.process.poll() is None
 
-    def start_keeper(self, fds: Sequence[int]) -> tuple[int, int]:
-        """Fork a keeper holding ``fds``; its pid and a pidfd. OSError: the launcher is gone;
-        SandboxError: it could not fork."""
-        socket.send_fds(self.control, [b"run"], list(fds))
+    def start_keeper(self, fds: Sequence[int], preload: Sequence[str]) -> tuple[int, int]:
+        """Fork a keeper holding ``fds`` (after importing ``preload``); its pid and a pidfd.
+        OSError: the launcher is gone; SandboxError: it could not fork."""
+        request = b"run " + ",".join(preload).encode()
+        if len(request) > _REQUEST_BYTES:
+            raise SandboxError(f"too many modules to preload ({len(preload)})")
+        socket.send_fds(self.control, [request], list(fds))
         data, received, _flags, _addr = socket.recv_fds(self.control, 64, 1)
         if len(data) != _REPLY.size:
             for fd in received:
@@ -773,7 +859,7 @@ def _forget_launcher() -> None:
 os.register_at_fork(after_in_child=_forget_launcher)
 
 
-def _start_keeper(fds: Sequence[int]) -> tuple[int, int]:
+def _start_keeper(fds: Sequence[int], preload: Sequence[str]) -> tuple[int, int]:
     """Have this process's launcher fork a keeper (starting or restarting the launcher as needed)."""
     global _LAUNCHER
     with _LAUNCHER_LOCK:
@@ -785,7 +871,7 @@ def _start_keeper(fds: Sequence[int]) -> tuple[int, int]:
                         _LAUNCHER.close()
                         _LAUNCHER = None
                     _LAUNCHER = _Launcher()
-                return _LAUNCHER.start_keeper(fds)
+                return _LAUNCHER.start_keeper(fds, preload)
             except OSError as exc:  # the launcher died (or never started): once more with a new one
                 problem = exc
                 if _LAUNCHER is not None:
@@ -842,7 +928,64 @@ def run(
     return _run_spec(spec, iso.cgroup, on_record)
 
 
-def _run_spec(spec: _Spec, cgroup_kind: str | None, on_record: Callable[[bytes], bool] | None) -> RunResult:
+@functools.lru_cache(maxsize=8)
+def _compiled(source: bytes, path: str) -> bytes:
+    """The marshalled code object of a script (compiled once per caller process)."""
+    return marshal.dumps(compile(source, path, "exec", dont_inherit=True))
+
+
+def run_python(
+    source: bytes,
+    args: Sequence[str] = (),
+    *,
+    name: str = "main.py",
+    files: Mapping[str, bytes] | None = None,
+    stdin: bytes | None = None,
+    limits: Limits = Limits(),
+    env: Mapping[str, str] | None = None,
+    on_record: Callable[[bytes], bool] | None = None,
+    extra_binds: Sequence[str] = (),
+    preload: Sequence[str] = (),
+) -> RunResult:
+    """Run the Python script ``source`` in a fresh sandbox, as ``run([sys.executable, "-s",
+    "-B", JOB_DIR/name, *args])`` would, but warm: PID 1 does not exec a new interpreter.
+
+    The sandbox, its limits and its reports are those of :func:`run`; the script is placed in
+    ``JOB_DIR`` beside ``files`` (for tracebacks) and runs compiled once per caller process.
+    ``preload`` names standard-library modules the launcher imports once, so the script's
+    imports of them cost nothing. Differences from a fresh interpreter a script could see:
+    ``sys.flags`` (no_site, safe_path), modules already in ``sys.modules`` and the hash seed,
+    which is always 0 (an ``env`` asking for another one is refused).
+    """
+    environment = dict(_default_env() if env is None else env)
+    if environment.get("PYTHONHASHSEED", _LAUNCHER_HASH_SEED) != _LAUNCHER_HASH_SEED:
+        raise ValueError(
+            f"warm runs use hash seed {_LAUNCHER_HASH_SEED}, not PYTHONHASHSEED={environment['PYTHONHASHSEED']}"
+        )
+    script = f"{JOB_DIR}/{name}"
+    job_files = dict(files or {})
+    if name in job_files:
+        raise ValueError(f"a job file is named like the script ({name!r})")
+    job_files[name] = source
+    iso = isolation()
+    spec = _Spec(
+        argv=(script, *args),
+        env=environment,
+        files=job_files,
+        stdin=stdin,
+        limits=limits,
+        mode=iso.mode,
+        mount_proc=iso.proc,
+        binds=tuple(_bind_plan(extra_binds)),
+        mountpoint=_mountpoint(),
+        code=_compiled(source, script),
+    )
+    return _run_spec(spec, iso.cgroup, on_record, preload)
+
+
+def _run_spec(
+    spec: _Spec, cgroup_kind: str | None, on_record: Callable[[bytes], bool] | None, preload: Sequence[str] = ()
+) -> RunResult:
     """Have the launcher fork a keeper, then pump its pipes until every writer is gone, enforcing the limits."""
     limits = spec.limits
     try:
@@ -859,6 +1002,7 @@ def _run_spec(spec: _Spec, cgroup_kind: str | None, on_record: Callable[[bytes],
         "mount_proc": spec.mount_proc,
         "binds": list(spec.binds),
         "mountpoint": spec.mountpoint,
+        "code": spec.code,
         "cgroup": cgroup.dirs if cgroup is not None else None,
     }
     pipes = {name: os.pipe2(os.O_CLOEXEC) for name in ("out", "err_out", "rec", "status", "err")}
@@ -871,7 +1015,7 @@ def _run_spec(spec: _Spec, cgroup_kind: str | None, on_record: Callable[[bytes],
         data = memoryview(marshal.dumps(wire))
         while data:
             data = data[os.write(spec_fd, data) :]
-        keeper, pidfd = _start_keeper([spec_fd, *(child_ends[name] for name in _LAUNCHER_FDS[1:])])
+        keeper, pidfd = _start_keeper([spec_fd, *(child_ends[name] for name in _LAUNCHER_FDS[1:])], preload)
     except BaseException:
         for r, w in pipes.values():
             os.close(r)

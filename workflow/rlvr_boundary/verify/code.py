@@ -45,7 +45,6 @@ import json
 import math
 import multiprocessing
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -496,10 +495,16 @@ _PLANNERS = {"evalplus": _evalplus_plan, "lcb_functional": _lcb_plan, "lcb_stdin
 
 
 def _run_job(job: dict, wall_s: float, on_record: Any) -> sandbox.RunResult:
-    files = {"runner.py": _RUNNER_SOURCE, "job.json": json.dumps(job).encode()}
-    argv = [sys.executable, "-s", "-B", f"{sandbox.JOB_DIR}/runner.py", f"{sandbox.JOB_DIR}/job.json"]
-    limits = sandbox.Limits(wall_s=wall_s, record_bytes=RECORD_BYTES)
-    return sandbox.run(argv, files=files, limits=limits, on_record=on_record)
+    """One sandbox run of the test runner on ``job`` (warm: no interpreter start per sample)."""
+    return sandbox.run_python(
+        _RUNNER_SOURCE,
+        [f"{sandbox.JOB_DIR}/job.json"],
+        name="runner.py",
+        files={"job.json": json.dumps(job).encode()},
+        limits=sandbox.Limits(wall_s=wall_s, record_bytes=RECORD_BYTES),
+        on_record=on_record,
+        preload=code_runner.IMPORTS,
+    )
 
 
 def _judge_run(plan: _Plan) -> tuple[str, str]:
@@ -594,6 +599,7 @@ def verify_batch(
         for start in range(0, len(indices), chunk_size):
             part = indices[start : start + chunk_size]
             payloads.append((tasks[part[0]], [(i, responses[i]) for i in part], prefill, timeout_s))
+    payloads.sort(key=lambda p: len(p[0]["tests"]) * len(p[1]), reverse=True)  # big tasks first: no long tail
     verdicts: list[Verdict | None] = [None] * len(responses)
     progress = Progress(len(responses), every_s=log_seconds, name="code verification")
     if workers <= 1 or len(payloads) <= 1:

@@ -33,15 +33,18 @@ killed), ``{"ev": "died", "i", "detail"}`` when a call-mode child ends early, an
 
 from __future__ import annotations
 
+import array
 import base64
 import contextlib
 import copy
 import fcntl
 import hashlib
+import itertools
 import json
 import marshal
 import math
 import numbers
+import operator
 import os
 import select
 import signal
@@ -52,6 +55,29 @@ import traceback
 import types
 from typing import Any
 
+IMPORTS = (
+    "array",
+    "base64",
+    "contextlib",
+    "copy",
+    "ctypes",
+    "fcntl",
+    "hashlib",
+    "itertools",
+    "json",
+    "marshal",
+    "math",
+    "numbers",
+    "operator",
+    "select",
+    "signal",
+    "struct",
+    "time",
+    "traceback",
+    "types",
+    "typing",
+)
+"""The standard-library modules this runner imports: the sandbox preloads them for warm runs."""
 _FRAME = struct.Struct(">I")
 _MAX_FRAME = 256 << 20
 _BIG_INT_BITS = 12000
@@ -66,6 +92,10 @@ time-outs: the runner kills a call once its CPU time passes the limit, and the h
 the reported ``cpu`` of every result. The wall-clock deadline, this factor times the limit,
 is only a backstop for programs that sleep or block."""
 _POLL_S = 0.05
+BATCH_BYTES = 64 << 10
+BATCH_S = 0.01
+"""A batch of quick results is written after at most this long: the runner's view of which
+call is running lags by no more, well inside the ``_POLL_S`` slack of its CPU limit."""
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -105,12 +135,62 @@ class Opaque:
 
 
 _INT_BOUND = 1 << _BIG_INT_BITS
+PACK_MIN = 256
+"""Lists of at least this many numbers travel as packed 64-bit arrays, not JSON numbers."""
+_LITTLE = sys.byteorder == "little"
 
 
-def _plain(values: list | tuple) -> bool:
-    """Whether every element is a scalar JSON keeps exactly (str, bool, None, moderate int,
-    finite float): then the container needs no per-element encoding (HumanEval+ 15 and 130
-    return lists of millions of such values)."""
+def _array_text(kind: str, values: Any) -> str:
+    data = array.array(kind, values)
+    if not _LITTLE:
+        data.byteswap()
+    return base64.b64encode(data.tobytes()).decode("ascii")
+
+
+def _array_values(kind: str, text: Any) -> list:
+    if not isinstance(text, str):
+        raise ValueError("a packed array must be a string")
+    data = array.array(kind)
+    data.frombytes(base64.b64decode(text, validate=True))
+    if not _LITTLE:
+        data.byteswap()
+    return data.tolist()
+
+
+def _packed(values: list | tuple) -> dict | None:
+    """A long list of ints and floats as base64 of little-endian 64-bit arrays, or None.
+
+    Printing and parsing millions of floats as JSON text takes seconds (HumanEval+ 130);
+    packed they cross the sandbox boundary at memory speed, exactly: doubles keep nan, inf
+    and -0.0, and the ints of a mixed list are listed by position (only when exactly
+    representable as doubles).
+    """
+    if len(values) < PACK_MIN:
+        return None
+    kinds = set(map(type, values))
+    try:
+        if kinds == {float}:
+            return {"$f64": _array_text("d", values)}
+        if kinds == {int}:
+            return {"$i64": _array_text("q", values)}
+        if kinds == {int, float}:
+            doubles = array.array("d", values)
+            ints = list(
+                itertools.compress(itertools.count(), map(operator.is_, map(type, values), itertools.repeat(int)))
+            )
+            if any(doubles[i] != values[i] for i in ints):
+                return None
+            return {"$numbers": [_array_text("d", doubles), _array_text("q", ints)]}
+    except OverflowError:  # an int beyond 64 bits (or beyond doubles)
+        return None
+    return None
+
+
+_PLAIN_TYPES = frozenset({str, bool, type(None), int, float})
+_NUMBER_TYPES = frozenset({bool, int, float})
+
+
+def _plain_elements(values: list | tuple) -> bool:
     for v in values:
         kind = type(v)
         if kind is str or kind is bool or v is None:
@@ -123,6 +203,28 @@ def _plain(values: list | tuple) -> bool:
     return True
 
 
+def _plain(values: list | tuple) -> bool:
+    """Whether every element is a scalar JSON keeps exactly (str, bool, None, moderate int,
+    finite float): then the container needs no per-element encoding (HumanEval+ 15 and 130
+    return lists of millions of such values). Decided at C speed (element types as a set;
+    for numbers only, the extremes and the sum) where it can be."""
+    kinds = set(map(type, values))
+    if not kinds <= _PLAIN_TYPES:
+        return False
+    if not kinds & {int, float}:
+        return True
+    if not kinds <= _NUMBER_TYPES:
+        return _plain_elements(values)
+    try:
+        if int in kinds and not -_INT_BOUND < min(values) <= max(values) < _INT_BOUND:
+            return _plain_elements(values)
+        if float in kinds and not math.isfinite(sum(map(operator.mul, values, itertools.repeat(0.0)))):
+            return False  # x * 0.0 is 0.0 for every finite x, nan for inf and nan
+    except OverflowError:  # a huge int beside floats
+        return _plain_elements(values)
+    return True
+
+
 def _enc(value: Any) -> Any:
     kind = type(value)
     if value is None or kind is bool or kind is str:
@@ -131,10 +233,12 @@ def _enc(value: Any) -> Any:
         return value if value.bit_length() <= _BIG_INT_BITS else {"$int": hex(value)}
     if kind is float:
         return value if math.isfinite(value) else {"$float": repr(value)}
-    if kind is list and _plain(value):
-        return value
-    if kind is tuple and _plain(value):
-        return {"$tuple": value}
+    if kind is list or kind is tuple:
+        packed = _packed(value)
+        if packed is not None:
+            return packed if kind is list else {"$tuple": packed}
+        if _plain(value):
+            return value if kind is list else {"$tuple": value}
     if isinstance(value, str):
         return str(value)
     if isinstance(value, bool) or type(value).__name__ == "bool_":
@@ -199,7 +303,22 @@ def _result_frame(i: int, value: Any, elapsed: float, cpu: float) -> dict:
     return {"ev": "out", "i": i, "value": encode(value), "t": elapsed, "cpu": cpu}
 
 
-_TAGS = frozenset({"$tuple", "$set", "$frozenset", "$dict", "$int", "$float", "$complex", "$bytes", "$opaque"})
+_TAGS = frozenset(
+    {
+        "$tuple",
+        "$set",
+        "$frozenset",
+        "$dict",
+        "$int",
+        "$float",
+        "$complex",
+        "$bytes",
+        "$opaque",
+        "$f64",
+        "$i64",
+        "$numbers",
+    }
+)
 
 
 def has_tags(data: Any) -> bool:
@@ -240,16 +359,40 @@ def decode_object(obj: dict) -> Any:
         return base64.b64decode(val)
     if key == "$opaque":
         return Opaque(str(val))
+    if key == "$f64":
+        return _array_values("d", val)
+    if key == "$i64":
+        return _array_values("q", val)
+    if key == "$numbers":
+        return _numbers(val)
     return obj
+
+
+def _numbers(val: Any) -> list:
+    """A packed mixed list: the doubles, with the listed positions turned back into ints."""
+    if not isinstance(val, list) or len(val) != 2:
+        raise ValueError("a packed mixed list must be [doubles, int positions]")
+    values = _array_values("d", val[0])
+    try:
+        for i in _array_values("q", val[1]):
+            if i < 0:
+                raise IndexError(i)
+            values[i] = int(values[i])
+    except (IndexError, OverflowError) as exc:  # a position out of range, an int from inf
+        raise ValueError(f"bad packed mixed list: {exc!r}") from exc
+    return values
+
+
+_DECODER = json.JSONDecoder(object_hook=decode_object)
 
 
 def decode(text: str | bytes) -> Any:
     """Inverse of :func:`encode`, from its JSON text (tags become tuples, sets, dicts...).
 
-    One ``json.loads`` with :func:`decode_object` as object hook: only tagged objects cost
+    One JSON decoder with :func:`decode_object` as object hook: only tagged objects cost
     Python time, so millions of plain list elements decode at C speed.
     """
-    return json.loads(text, object_hook=decode_object)
+    return _DECODER.decode(text if isinstance(text, str) else text.decode("utf-8"))
 
 
 # --------------------------------------------------------------------------------------
@@ -343,12 +486,81 @@ def deserialize_inputs(input_format: str, task_id: str, inputs: list) -> list:
 # frames
 
 
-def send(fd: int, event: dict) -> None:
-    """Write one frame (4-byte length + JSON) to ``fd``."""
+def frame(event: dict) -> bytes:
+    """One frame: 4-byte length + JSON."""
     payload = json.dumps(event, allow_nan=True).encode()
-    data = memoryview(_FRAME.pack(len(payload)) + payload)
-    while data:
-        data = data[os.write(fd, data) :]
+    return _FRAME.pack(len(payload)) + payload
+
+
+def _write_all(fd: int, data: bytes | bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def send(fd: int, event: dict) -> None:
+    """Write one frame to ``fd``."""
+    _write_all(fd, frame(event))
+
+
+_QUICK_ITEMS = 256
+
+
+def _quick(value: Any) -> bool:
+    """Whether encoding ``value`` surely takes microseconds (a scalar, or a short flat list or
+    tuple of scalars): its frame may then wait in a batch without a tick before it."""
+    kind = type(value)
+    if kind is list or kind is tuple:
+        return len(value) <= _QUICK_ITEMS and all(
+            type(v) is not list and type(v) is not tuple and _quick(v) for v in value
+        )
+    if kind is int:
+        return value.bit_length() <= 4096
+    if kind is str:
+        return len(value) <= 4096
+    return kind is float or kind is bool or value is None
+
+
+class _Batch:
+    """Frames of quick results, written together (one write per batch, not two per input).
+
+    The runner times the call in progress from the last frame it saw, under that call's
+    limit, so a batch is written before a call whose limit is larger than the limit of the
+    batch's first call, before any slow-to-encode result (whose tick must stop the clock
+    first), once it holds ``BATCH_BYTES``, and ``BATCH_S`` after its first frame. A call that
+    never returns, or kills its process, loses the batch not yet written (at most ``BATCH_S``
+    of results): the sample still fails, as a time-out or a death, and the harness's message
+    then names the first test whose result it did not get.
+    """
+
+    def __init__(self, fd: int, limits: list[float]):
+        self.fd = fd
+        self.limits = limits
+        self.data = bytearray()
+        self.first_call = 0
+        self.started = 0.0
+
+    def before_call(self, i: int) -> None:
+        if (
+            self.data
+            and self.limits[min(i, len(self.limits) - 1)] > self.limits[min(self.first_call, len(self.limits) - 1)]
+        ):
+            self.flush()
+        if not self.data:
+            self.first_call = i
+
+    def add(self, data: bytes) -> None:
+        if not self.data:
+            self.started = time.monotonic()
+        self.data += data
+        if len(self.data) >= BATCH_BYTES or time.monotonic() - self.started >= BATCH_S:
+            self.flush()
+
+    def flush(self, tail: bytes = b"") -> None:
+        self.data += tail
+        if self.data:
+            _write_all(self.fd, self.data)
+            self.data = bytearray()
 
 
 def _error_text(exc: BaseException) -> str:
@@ -407,18 +619,24 @@ def _call_child(job: dict, fd: int) -> None:
         return
     inputs = deserialize_inputs(job["input_format"], job.get("task_id", ""), job["inputs"])
     send(fd, {"ev": "ready"})
+    batch = _Batch(fd, [float(t) for t in job["time_limits"]] or [1.0])
     for i, args in enumerate(inputs):
         if job.get("deepcopy"):
             args = copy.deepcopy(args)
+        batch.before_call(i)
         try:
             start, cpu_start = time.perf_counter(), time.process_time()
             value = fn(*args)
             elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         except BaseException as exc:
-            send(fd, {"ev": "raise", "i": i, "error": _error_text(exc)})
+            batch.add(frame({"ev": "raise", "i": i, "error": _error_text(exc)}))
             continue
-        os.write(fd, _FRAME.pack(0))  # tick: the call is over, the clock for input i stops
-        send(fd, _result_frame(i, value, elapsed, cpu))
+        if _quick(value):
+            batch.add(frame(_result_frame(i, value, elapsed, cpu)))
+        else:
+            batch.flush(_FRAME.pack(0))  # tick: the call is over, the clock for input i stops
+            send(fd, _result_frame(i, value, elapsed, cpu))
+    batch.flush()
 
 
 def _relay(src: int, dst: int, child: int, limits: list[float], startup_s: float) -> tuple[int, str | None]:
@@ -428,7 +646,8 @@ def _relay(src: int, dst: int, child: int, limits: list[float], startup_s: float
     on input k may then use ``limits[k]`` CPU seconds (polled on the child's CPU clock) and
     ``WALL_FACTOR`` times that in wall time; it ends at the child's tick (an empty frame,
     not forwarded) or at its result frame, and the result must follow a tick within
-    ``ENCODE_S``. Returns ``(frames_forwarded, None)`` when the child closed its end, or
+    ``ENCODE_S``. Quick results arrive in batches (see ``_Batch``): the call in progress is
+    then the one after the batch's last result. Returns ``(frames_forwarded, None)`` when the child closed its end, or
     ``(frames_forwarded, reason)`` when a limit passed ("timeout: ...") or framing broke.
     """
     buffer = bytearray()
@@ -465,9 +684,10 @@ def _relay(src: int, dst: int, child: int, limits: list[float], startup_s: float
                 outgoing += buffer[start:end]
                 count += 1
                 limit = limits[min(count - 1, len(limits) - 1)]
-                since, wall, cpu_limit = time.monotonic(), WALL_FACTOR * limit + _POLL_S, limit + _POLL_S
-                cpu_base, phase = _cpu_seconds(child) or 0.0, "the call"
+                since, wall, cpu_limit, phase = time.monotonic(), WALL_FACTOR * limit + _POLL_S, limit + _POLL_S, ""
             start = end
+        if phase == "":  # a call started with this read's last result: its CPU counts from now
+            cpu_base, phase = _cpu_seconds(child) or 0.0, "the call"
         del buffer[:start]
         data = memoryview(outgoing)
         while data:  # may block while the harness digests a large result: not the program's time
