@@ -1,6 +1,6 @@
 """Samples/s verifying HumanEval+ (or MBPP+) canonical solutions, ours vs evalplus's evaluator.
 
-    python perf/code_speed.py [--dataset humaneval|mbpp] [--workers 2] [--limit N] [--broken] [--copies K]
+    python perf/code_speed.py [--dataset humaneval|mbpp] [--workers 2] [--limit N] [--broken] [--copies K] [--repeats R]
 
 Ours: ``rlvr_boundary.verify.code.verify_batch`` (every program in a fresh namespaced
 sandbox; expected outputs from the prepared table's cache). evalplus (if importable, 0.3.1):
@@ -12,8 +12,10 @@ factor). A fresh interpreter matters: evalplus caps each test process at RLIMIT_
 and a fork of a process holding polars and the prepared tables would start near that cap.
 ``--copies K`` verifies each canonical solution K times (a real verify job judges many
 samples per task, so per-task costs such as parsing its tests are shared). With
-``--broken`` every task also gets a "return None" sample. Verdicts are compared sample
-by sample. Prints one JSON object.
+``--broken`` every task also gets a "return None" sample. ``--repeats R`` alternates R runs
+of each side (evalplus's rate moves by tens of percent between runs on a shared machine) and
+reports the ratio of the median rates. Verdicts are compared sample by sample. Prints one
+JSON object.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import argparse
 import gzip
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -116,6 +119,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N tasks only")
     parser.add_argument("--broken", action="store_true", help="add a 'return None' sample per task")
     parser.add_argument("--copies", type=int, default=1, help="samples per task (each its canonical solution)")
+    parser.add_argument("--repeats", type=int, default=1, help="alternating runs of each side (ratio of medians)")
     parser.add_argument("--evalplus-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.evalplus_only:
@@ -137,38 +141,40 @@ def main() -> None:
         "python": sys.version.split()[0],
         "load_avg_1min": os.getloadavg()[0],
     }
-    start = time.perf_counter()
-    ours = cv.verify_batch(
-        ["\n" + code + "\n```\n" for _, code in samples], [rows[i] for i, _ in samples], workers=args.workers
-    )
-    elapsed = time.perf_counter() - start
-    report["ours"] = {
-        "seconds": round(elapsed, 2),
-        "samples_per_s": round(len(samples) / elapsed, 2),
-        "passed": sum(v.correct for v in ours),
-    }
-
     try:
         import evalplus.eval  # noqa: F401
     except ImportError as exc:
         report["evalplus"] = f"not installed ({exc})"
+        has_evalplus = False
     else:
-        command = [
-            sys.executable,
-            __file__,
-            "--evalplus-only",
-            "--dataset",
-            args.dataset,
-            "--workers",
-            str(args.workers),
-            "--copies",
-            str(args.copies),
-        ]
-        command += (["--limit", str(args.limit)] if args.limit else []) + (["--broken"] if args.broken else [])
-        theirs = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
-        verdicts = theirs.pop("verdicts")
-        report["evalplus"] = theirs
-        report["speed_ours_over_evalplus"] = round(report["ours"]["samples_per_s"] / theirs["samples_per_s"], 3)
+        has_evalplus = True
+    command = [sys.executable, __file__, "--evalplus-only", "--dataset", args.dataset, "--workers", str(args.workers)]
+    command += ["--copies", str(args.copies)] + (["--limit", str(args.limit)] if args.limit else [])
+    command += ["--broken"] if args.broken else []
+    ours_rates, ours_verdicts, theirs_runs = [], set(), []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        ours = cv.verify_batch(
+            ["\n" + code + "\n```\n" for _, code in samples], [rows[i] for i, _ in samples], workers=args.workers
+        )
+        ours_rates.append(round(len(samples) / (time.perf_counter() - start), 2))
+        ours_verdicts.add(tuple(v.status for v in ours))
+        if has_evalplus:
+            theirs_runs.append(json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout))
+    report["ours"] = {
+        "samples_per_s": ours_rates,
+        "passed": sum(v.correct for v in ours),
+        "same_verdicts_every_run": len(ours_verdicts) == 1,
+    }
+    if has_evalplus:
+        verdicts = theirs_runs[-1]["verdicts"]
+        theirs_rates = [run["samples_per_s"] for run in theirs_runs]
+        report["evalplus"] = {
+            "samples_per_s": theirs_rates,
+            "passed": theirs_runs[-1]["passed"],
+            "ground_truth_seconds": [run["ground_truth_seconds"] for run in theirs_runs],
+        }
+        report["speed_ours_over_evalplus"] = round(statistics.median(ours_rates) / statistics.median(theirs_rates), 3)
         report["disagreements"] = [
             {
                 "task": rows[i]["problem_id"],

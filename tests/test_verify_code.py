@@ -304,13 +304,13 @@ def test_batched_results_never_shorten_a_later_call_limit():
         "startup_s": 10.0,
     }
     events: list[dict] = []
-    cv._run_job(job, 30.0, lambda frame: events.append(json.loads(frame)) or True)
+    cv._run_job(job, 30.0, lambda frame: events.extend(code_runner.events(json.loads(frame))) or True)
     outs = [e for e in events if e["ev"] == "out"]
     assert [e["i"] for e in outs] == list(range(41)), events[-3:]
     assert outs[-1]["cpu"] >= 0.8 and not [e for e in events if e["ev"] == "timeout"]
     job["time_limits"] = [0.2] * 41  # and the same call under a small limit is stopped
     events.clear()
-    cv._run_job(job, 30.0, lambda frame: events.append(json.loads(frame)) or True)
+    cv._run_job(job, 30.0, lambda frame: events.extend(code_runner.events(json.loads(frame))) or True)
     assert [e["ev"] for e in events if e["ev"] not in ("ready", "out")] == ["timeout", "done"]
     assert 40 not in [e["i"] for e in events if e["ev"] == "out"]
 

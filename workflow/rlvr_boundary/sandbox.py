@@ -577,8 +577,8 @@ def _run_warm(spec: _Spec) -> None:
     """PID 1 without exec: run the spec's compiled script in this interpreter. Never returns.
 
     Puts back what a fresh ``python -s -B script`` would have: its signal dispositions, the
-    spec's environment, ``sys.argv``, the script's directory and the site directories on
-    ``sys.path``, fresh standard streams on fds 0-2 and a new ``__main__`` module.
+    spec's environment, ``sys.argv``, the script's directory on ``sys.path`` (the site
+    directories are there already: the launcher ran ``site`` as any ``python -s`` does), fresh standard streams on fds 0-2 and a new ``__main__`` module.
     """
     status = 1
     try:
@@ -589,9 +589,6 @@ def _run_warm(spec: _Spec) -> None:
         os.environ.update(spec.env)
         sys.argv = list(spec.argv)
         sys.path.insert(0, os.path.dirname(spec.argv[0]))
-        import site
-
-        site.main()
         sys.stdin = open(0, closefd=False)  # noqa: SIM115 (the streams live as long as the process)
         sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", buffering=1, closefd=False, errors="backslashreplace")  # noqa: SIM115
@@ -720,10 +717,10 @@ def _reap_children() -> None:
 
 
 def _preload(names: bytes) -> None:
-    """Import the named standard-library modules into the launcher (once; the launcher has no
-    site directories, so nothing else can load): every warm PID 1 then starts with them."""
+    """Import the named standard-library modules into the launcher (once; other names are
+    ignored, so no installed package ever loads there): every warm PID 1 starts with them."""
     for name in names.decode("ascii", errors="replace").split(","):
-        if name and name not in sys.modules and all(part.isidentifier() for part in name.split(".")):
+        if name not in sys.modules and name.partition(".")[0] in sys.stdlib_module_names:
             with contextlib.suppress(Exception):  # the run's own import reports a real problem
                 __import__(name)
 
@@ -783,10 +780,10 @@ def _launcher_main(control_fd: int) -> None:
 class _Launcher:
     """The caller's handle on its launcher process (one per caller process, started on first use).
 
-    The launcher is a fresh interpreter (``python -s -S -P -B sandbox.py`` in an environment
-    holding only a fixed hash seed: no site, no inherited state) that imports only this module
-    (and the standard-library modules warm runs ask for) and then forks keepers on request. Forking from it instead of from the caller costs the same whatever the
-    caller holds: a verification worker with a gigabyte of expected outputs would otherwise
+    The launcher is a fresh interpreter (``python -s -P -B sandbox.py`` in an environment
+    holding only a fixed hash seed: no inherited state) that imports only this module (and
+    the standard-library modules warm runs ask for) and then forks keepers on request.
+    Forking from it instead of from the caller costs the same whatever the caller holds: a verification worker with a gigabyte of expected outputs would otherwise
     copy its page tables twice per run.
     """
 
@@ -794,7 +791,7 @@ class _Launcher:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-s", "-S", "-P", "-B", os.path.abspath(__file__), "--launcher", str(theirs.fileno())],
+                [sys.executable, "-s", "-P", "-B", os.path.abspath(__file__), "--launcher", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -954,7 +951,7 @@ def run_python(
     ``JOB_DIR`` beside ``files`` (for tracebacks) and runs compiled once per caller process.
     ``preload`` names standard-library modules the launcher imports once, so the script's
     imports of them cost nothing. Differences from a fresh interpreter a script could see:
-    ``sys.flags`` (no_site, safe_path), modules already in ``sys.modules`` and the hash seed,
+    ``sys.flags.safe_path``, modules already in ``sys.modules`` and the hash seed,
     which is always 0 (an ``env`` asking for another one is refused).
     """
     environment = dict(_default_env() if env is None else env)

@@ -15,12 +15,13 @@ Job kinds:
 
 * ``call`` -- load the program once in a child process, then call ``entry_point`` on each
   input in order (evalplus and LiveCodeBench functional problems). Python-level I/O is
-  swallowed as in evalplus. Per input the child sends an empty *tick* frame the moment the
-  call returns (so only the call itself is timed, as in evalplus, not the encoding of a
-  large result), then ``{"ev": "out", "i", "value", "t"}`` or ``{"ev": "raise", "i",
-  "error"}``; first ``{"ev": "ready"}`` or ``{"ev": "load_error"}``. A result whose
-  serialisation exceeds ``BIG_VALUE_BYTES`` is sent as ``{"ev": "out", "i", "digest"}``
-  instead (see :func:`digest`).
+  swallowed as in evalplus. First ``{"ev": "ready"}`` or ``{"ev": "load_error"}``; then per
+  input ``{"ev": "out", "i", "value", "t", "cpu"}`` or ``{"ev": "raise", "i", "error"}``.
+  A result slow to encode is preceded by an empty *tick* frame sent the moment the call
+  returns (so only the call itself is timed, as in evalplus, not the encoding of a large
+  result); quick results travel several to a frame as ``["outs", first_i, n, [[value, t,
+  cpu], ...]]`` (see ``_Batch``). A result whose serialisation exceeds ``BIG_VALUE_BYTES``
+  is sent as ``{"ev": "out", "i", "digest"}`` instead (see :func:`digest`).
 * ``stdin`` -- compile the program once, then for each test fork a child that runs it as
   ``__main__`` with the test input on stdin and stdout in a memory file (LiveCodeBench stdin
   problems). The runner sends ``{"ev": "run", "i", "code", "signal", "stdout", "stderr", "t",
@@ -46,6 +47,7 @@ import math
 import numbers
 import operator
 import os
+import re
 import select
 import signal
 import struct
@@ -69,6 +71,7 @@ IMPORTS = (
     "math",
     "numbers",
     "operator",
+    "re",
     "select",
     "signal",
     "struct",
@@ -92,7 +95,7 @@ time-outs: the runner kills a call once its CPU time passes the limit, and the h
 the reported ``cpu`` of every result. The wall-clock deadline, this factor times the limit,
 is only a backstop for programs that sleep or block."""
 _POLL_S = 0.05
-BATCH_BYTES = 64 << 10
+BATCH_ROWS = 256
 BATCH_S = 0.01
 """A batch of quick results is written after at most this long: the runner's view of which
 call is running lags by no more, well inside the ``_POLL_S`` slack of its CPU limit."""
@@ -157,6 +160,19 @@ def _array_values(kind: str, text: Any) -> list:
     return data.tolist()
 
 
+def _positions(items: list, item: Any) -> list[int]:
+    """Indices of ``item`` in ``items``, by C-speed scans when it is rare (ints in a list of floats)."""
+    if items.count(item) > len(items) // 16:
+        return list(itertools.compress(itertools.count(), map(operator.is_, items, itertools.repeat(item))))
+    found, start = [], 0
+    with contextlib.suppress(ValueError):
+        while True:
+            start = items.index(item, start)
+            found.append(start)
+            start += 1
+    return found
+
+
 def _packed(values: list | tuple) -> dict | None:
     """A long list of ints and floats as base64 of little-endian 64-bit arrays, or None.
 
@@ -167,7 +183,8 @@ def _packed(values: list | tuple) -> dict | None:
     """
     if len(values) < PACK_MIN:
         return None
-    kinds = set(map(type, values))
+    types_ = list(map(type, values))
+    kinds = set(types_)
     try:
         if kinds == {float}:
             return {"$f64": _array_text("d", values)}
@@ -175,9 +192,7 @@ def _packed(values: list | tuple) -> dict | None:
             return {"$i64": _array_text("q", values)}
         if kinds == {int, float}:
             doubles = array.array("d", values)
-            ints = list(
-                itertools.compress(itertools.count(), map(operator.is_, map(type, values), itertools.repeat(int)))
-            )
+            ints = _positions(types_, int)
             if any(doubles[i] != values[i] for i in ints):
                 return None
             return {"$numbers": [_array_text("d", doubles), _array_text("q", ints)]}
@@ -215,14 +230,18 @@ def _plain(values: list | tuple) -> bool:
         return True
     if not kinds <= _NUMBER_TYPES:
         return _plain_elements(values)
+    if float in kinds:
+        return finite(values)  # ints beyond doubles among floats: not plain, encoded one by one
+    return -_INT_BOUND < min(values) <= max(values) < _INT_BOUND
+
+
+def finite(numbers: list | tuple) -> bool:
+    """Whether a list of ints and floats holds no nan and no inf, at C speed (``x * 0.0`` is
+    0.0 for every finite x, nan for inf and nan); False also for an int beyond doubles."""
     try:
-        if int in kinds and not -_INT_BOUND < min(values) <= max(values) < _INT_BOUND:
-            return _plain_elements(values)
-        if float in kinds and not math.isfinite(sum(map(operator.mul, values, itertools.repeat(0.0)))):
-            return False  # x * 0.0 is 0.0 for every finite x, nan for inf and nan
-    except OverflowError:  # a huge int beside floats
-        return _plain_elements(values)
-    return True
+        return math.isfinite(sum(map(operator.mul, numbers, itertools.repeat(0.0))))
+    except OverflowError:
+        return False
 
 
 def _enc(value: Any) -> Any:
@@ -294,6 +313,17 @@ def digest(value: Any) -> str | None:
 
 def _result_frame(i: int, value: Any, elapsed: float, cpu: float) -> dict:
     """The ``out`` frame for one result: the encoded value, or its digest when huge."""
+    kind = type(value)
+    if (kind is list or kind is tuple) and 9 * len(value) <= BIG_VALUE_BYTES:  # packed, its size is known
+        packed = _packed(value)
+        if packed is not None:
+            return {
+                "ev": "out",
+                "i": i,
+                "value": packed if kind is list else {"$tuple": packed},
+                "t": elapsed,
+                "cpu": cpu,
+            }
     try:
         size = len(marshal.dumps(value, 2))
     except (ValueError, TypeError, RecursionError):
@@ -486,10 +516,26 @@ def deserialize_inputs(input_format: str, task_id: str, inputs: list) -> list:
 # frames
 
 
-def frame(event: dict) -> bytes:
+def frame(event: dict | list) -> bytes:
     """One frame: 4-byte length + JSON."""
-    payload = json.dumps(event, allow_nan=True).encode()
+    payload = json.dumps(event).encode()
     return _FRAME.pack(len(payload)) + payload
+
+
+_ROWS_HEAD = re.compile(rb'\["outs", (\d{1,9}), (\d{1,9}), ')
+
+
+def rows_in(payload: bytes | bytearray) -> int:
+    """How many results a frame carries (a rows frame several, any other frame one)."""
+    match = _ROWS_HEAD.match(payload)
+    return int(match.group(2)) if match else 1
+
+
+def events(data: Any) -> list:
+    """A decoded frame as its events: a rows frame expanded into ``out`` events."""
+    if isinstance(data, list) and len(data) == 4 and data[0] == "outs":
+        return [{"ev": "out", "i": data[1] + k, "value": v, "t": t, "cpu": c} for k, (v, t, c) in enumerate(data[3])]
+    return [data]
 
 
 def _write_all(fd: int, data: bytes | bytearray) -> None:
@@ -503,12 +549,13 @@ def send(fd: int, event: dict) -> None:
     _write_all(fd, frame(event))
 
 
-_QUICK_ITEMS = 256
+_QUICK_ITEMS = 64
+_QUICK_CHARS = 1024
 
 
 def _quick(value: Any) -> bool:
-    """Whether encoding ``value`` surely takes microseconds (a scalar, or a short flat list or
-    tuple of scalars): its frame may then wait in a batch without a tick before it."""
+    """Whether encoding ``value`` surely takes microseconds and a few KiB (a scalar, or a short
+    flat list or tuple of scalars): it may then wait in a batch without a tick before it."""
     kind = type(value)
     if kind is list or kind is tuple:
         return len(value) <= _QUICK_ITEMS and all(
@@ -517,46 +564,63 @@ def _quick(value: Any) -> bool:
     if kind is int:
         return value.bit_length() <= 4096
     if kind is str:
-        return len(value) <= 4096
+        return len(value) <= _QUICK_CHARS
     return kind is float or kind is bool or value is None
 
 
 class _Batch:
-    """Frames of quick results, written together (one write per batch, not two per input).
+    """Quick results, written together: one frame of rows and one write per batch, not two
+    JSON objects and two writes per input.
 
     The runner times the call in progress from the last frame it saw, under that call's
     limit, so a batch is written before a call whose limit is larger than the limit of the
     batch's first call, before any slow-to-encode result (whose tick must stop the clock
-    first), once it holds ``BATCH_BYTES``, and ``BATCH_S`` after its first frame. A call that
-    never returns, or kills its process, loses the batch not yet written (at most ``BATCH_S``
-    of results): the sample still fails, as a time-out or a death, and the harness's message
-    then names the first test whose result it did not get.
+    first), once it holds ``BATCH_ROWS`` results, and ``BATCH_S`` after its first one. A call
+    that never returns, or kills its process, loses the batch not yet written (at most
+    ``BATCH_S`` of results): the sample still fails, as a time-out or a death, and the
+    harness's message then names the first test whose result it did not get.
     """
 
     def __init__(self, fd: int, limits: list[float]):
         self.fd = fd
         self.limits = limits
         self.data = bytearray()
+        self.rows: list[list] = []
         self.first_call = 0
+        self.rows_from = 0
         self.started = 0.0
 
-    def before_call(self, i: int) -> None:
-        if (
-            self.data
-            and self.limits[min(i, len(self.limits) - 1)] > self.limits[min(self.first_call, len(self.limits) - 1)]
-        ):
-            self.flush()
-        if not self.data:
-            self.first_call = i
+    def _limit(self, i: int) -> float:
+        return self.limits[min(i, len(self.limits) - 1)]
 
-    def add(self, data: bytes) -> None:
-        if not self.data:
-            self.started = time.monotonic()
-        self.data += data
-        if len(self.data) >= BATCH_BYTES or time.monotonic() - self.started >= BATCH_S:
+    def before_call(self, i: int) -> None:
+        if (self.data or self.rows) and self._limit(i) > self._limit(self.first_call):
             self.flush()
+        if not self.data and not self.rows:
+            self.first_call, self.started = i, time.monotonic()
+
+    def _close_rows(self) -> None:
+        if self.rows:
+            self.data += frame(["outs", self.rows_from, len(self.rows), self.rows])
+            self.rows = []
+
+    def _full(self) -> None:
+        if len(self.rows) >= BATCH_ROWS or time.monotonic() - self.started >= BATCH_S:
+            self.flush()
+
+    def add_result(self, i: int, value: Any, elapsed: float, cpu: float) -> None:
+        if not self.rows:
+            self.rows_from = i
+        self.rows.append([_enc(value), elapsed, cpu])
+        self._full()
+
+    def add_frame(self, data: bytes) -> None:
+        self._close_rows()
+        self.data += data
+        self._full()
 
     def flush(self, tail: bytes = b"") -> None:
+        self._close_rows()
         self.data += tail
         if self.data:
             _write_all(self.fd, self.data)
@@ -629,10 +693,10 @@ def _call_child(job: dict, fd: int) -> None:
             value = fn(*args)
             elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         except BaseException as exc:
-            batch.add(frame({"ev": "raise", "i": i, "error": _error_text(exc)}))
+            batch.add_frame(frame({"ev": "raise", "i": i, "error": _error_text(exc)}))
             continue
         if _quick(value):
-            batch.add(frame(_result_frame(i, value, elapsed, cpu)))
+            batch.add_result(i, value, elapsed, cpu)
         else:
             batch.flush(_FRAME.pack(0))  # tick: the call is over, the clock for input i stops
             send(fd, _result_frame(i, value, elapsed, cpu))
@@ -682,7 +746,7 @@ def _relay(src: int, dst: int, child: int, limits: list[float], startup_s: float
                 since, wall, cpu_limit, phase = time.monotonic(), ENCODE_S, None, "sending the result"
             else:
                 outgoing += buffer[start:end]
-                count += 1
+                count += rows_in(buffer[start + _FRAME.size : start + _FRAME.size + 32])
                 limit = limits[min(count - 1, len(limits) - 1)]
                 since, wall, cpu_limit, phase = time.monotonic(), WALL_FACTOR * limit + _POLL_S, limit + _POLL_S, ""
             start = end
