@@ -910,19 +910,36 @@ def run(
     in ``RunResult.records``. Raises :class:`SandboxError` when the sandbox could not start
     the program, :class:`SandboxUnavailable` when this machine cannot isolate at all.
     """
+    environment = dict(_default_env() if env is None else env)
+    return _start(tuple(argv), environment, dict(files or {}), stdin, limits, on_record, extra_binds)
+
+
+def _start(
+    argv: tuple[str, ...],
+    env: dict[str, str],
+    files: dict[str, bytes],
+    stdin: bytes | None,
+    limits: Limits,
+    on_record: Callable[[bytes], bool] | None,
+    extra_binds: Sequence[str],
+    code: bytes | None = None,
+    preload: Sequence[str] = (),
+) -> RunResult:
+    """One run of :func:`run` or :func:`run_python`, in the isolation this machine offers."""
     iso = isolation()
     spec = _Spec(
-        argv=tuple(argv),
-        env=dict(_default_env() if env is None else env),
-        files=dict(files or {}),
+        argv=argv,
+        env=env,
+        files=files,
         stdin=stdin,
         limits=limits,
         mode=iso.mode,
         mount_proc=iso.proc,
         binds=tuple(_bind_plan(extra_binds)),
         mountpoint=_mountpoint(),
+        code=code,
     )
-    return _run_spec(spec, iso.cgroup, on_record)
+    return _run_spec(spec, iso.cgroup, on_record, preload)
 
 
 @functools.lru_cache(maxsize=8)
@@ -964,20 +981,8 @@ def run_python(
     if name in job_files:
         raise ValueError(f"a job file is named like the script ({name!r})")
     job_files[name] = source
-    iso = isolation()
-    spec = _Spec(
-        argv=(script, *args),
-        env=environment,
-        files=job_files,
-        stdin=stdin,
-        limits=limits,
-        mode=iso.mode,
-        mount_proc=iso.proc,
-        binds=tuple(_bind_plan(extra_binds)),
-        mountpoint=_mountpoint(),
-        code=_compiled(source, script),
-    )
-    return _run_spec(spec, iso.cgroup, on_record, preload)
+    code = _compiled(source, script)
+    return _start((script, *args), environment, job_files, stdin, limits, on_record, extra_binds, code, preload)
 
 
 def _run_spec(
