@@ -25,8 +25,14 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def snakemake(*args: str, cwd: Path = PROJECT, check: bool = True) -> subprocess.CompletedProcess:
+    """Run Snakemake; a plan that needs real benchmark files absent from ../shared/data skips."""
     result = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True)
     if check and result.returncode != 0:
+        output = result.stdout + result.stderr
+        if "MissingInputException" in output:
+            missing = re.findall(r"^\s+(\S*shared/data/\S+)$", output, re.M)
+            if missing and not any((cwd / path).exists() for path in missing):
+                pytest.skip(f"{missing[0]} is absent (real benchmark files live in ../shared/data beside the project)")
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return result
 
