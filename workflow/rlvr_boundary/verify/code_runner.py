@@ -174,7 +174,8 @@ def _positions(items: list, item: Any) -> list[int]:
 
 
 def _packed(values: list | tuple) -> dict | None:
-    """A long list of ints and floats as base64 of little-endian 64-bit arrays, or None.
+    """A long list (or tuple) of ints and floats encoded as base64 of little-endian 64-bit
+    arrays, or None.
 
     Printing and parsing millions of floats as JSON text takes seconds (HumanEval+ 130);
     packed they cross the sandbox boundary at memory speed, exactly: doubles keep nan, inf
@@ -183,6 +184,9 @@ def _packed(values: list | tuple) -> dict | None:
     """
     if len(values) < PACK_MIN:
         return None
+    if type(values) is tuple:
+        packed = _packed(list(values))
+        return None if packed is None else {"$tuple": packed}
     types_ = list(map(type, values))
     kinds = set(types_)
     try:
@@ -255,7 +259,7 @@ def _enc(value: Any) -> Any:
     if kind is list or kind is tuple:
         packed = _packed(value)
         if packed is not None:
-            return packed if kind is list else {"$tuple": packed}
+            return packed
         if _plain(value):
             return value if kind is list else {"$tuple": value}
     if isinstance(value, str):
@@ -317,13 +321,7 @@ def _result_frame(i: int, value: Any, elapsed: float, cpu: float) -> dict:
     if (kind is list or kind is tuple) and 9 * len(value) <= BIG_VALUE_BYTES:  # packed, its size is known
         packed = _packed(value)
         if packed is not None:
-            return {
-                "ev": "out",
-                "i": i,
-                "value": packed if kind is list else {"$tuple": packed},
-                "t": elapsed,
-                "cpu": cpu,
-            }
+            return {"ev": "out", "i": i, "value": packed, "t": elapsed, "cpu": cpu}
     try:
         size = len(marshal.dumps(value, 2))
     except (ValueError, TypeError, RecursionError):
