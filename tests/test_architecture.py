@@ -123,6 +123,11 @@ FORBIDDEN = {
     # claimed before torch is imported, progress lines from any stage: stdlib only
     "rlvr_boundary.devices": HEAVY | JUDGING | PREPARING | CLUSTER | {"polars", "rlvr_boundary.tables"},
     "rlvr_boundary.progress": HEAVY | JUDGING | PREPARING | CLUSTER | {"polars", "rlvr_boundary.tables"},
+    # the entropy of samples and the guessing filter read tables: no engine, verifier or plotting
+    "rlvr_boundary.entropy": HEAVY | JUDGING | PREPARING | CLUSTER | {"rlvr_boundary.sampling"},
+    "rlvr_boundary.guessing": HEAVY | JUDGING | PREPARING | CLUSTER | {"rlvr_boundary.sampling"},
+    # scoring runs the engine (imported when a job starts) but never judges or samples
+    "rlvr_boundary.scoring": HEAVY | JUDGING | PREPARING | CLUSTER | {"rlvr_boundary.sampling"},
     # the Snakefile loads this on every start: no engine, verifier or plotting
     "rlvr_boundary.dag": HEAVY | JUDGING | PREPARING | {"rlvr_boundary.sampling", "rlvr_boundary.figures"},
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import statistics
@@ -17,7 +18,7 @@ import pytest
 import yaml
 
 from conftest import PROJECT
-from rlvr_boundary import calibration, tables
+from rlvr_boundary import calibration, figures, tables
 from rlvr_boundary import config as rb_config
 from rlvr_boundary.tables import CODE_STATUSES, MATH_STATUSES
 
@@ -126,6 +127,53 @@ def test_code_figures_plan_from_one_target(target: str, expected: dict[str, int]
     assert job_counts(result.stdout) == expected
 
 
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        # Fig. 6: the first shard of each model, scored three times (no Y_GT file configured).
+        ("figures/fig6.pdf", {"prepare": 1, "sample": 2, "score": 3, "perplexity_figure": 1}),
+        # Fig. 12: AIME24's own shards plus one answer-only shard; the filtered counts are cut.
+        (
+            "figures/fig12.pdf",
+            {
+                "prepare": 1,
+                "sample": 17,
+                "verify": 17,
+                "count": 3,
+                "guess_filter": 1,
+                "kept_counts": 2,
+                "passk": 2,
+                "figure_stats": 1,
+                "figure": 1,
+            },
+        ),
+        # Fig. 16: 2 models x 3 temperatures x (AIME24: 8 shards, MATH500: 4).
+        (
+            "figures/fig16.pdf",
+            {"prepare": 2, "sample": 72, "verify": 72, "count": 12, "passk": 12, "figure_stats": 1, "figure": 1},
+        ),
+        # Fig. 17 up to the checkpoint: base and RL in full (24 shards each), 10 grid probes x 6
+        # benchmarks; the chosen temperature's run joins the DAG once the match has run.
+        (
+            "figures/fig17.pdf",
+            {
+                "prepare": 6,
+                "sample": 108,
+                "entropy": 72,
+                "verify": 48,
+                "count": 12,
+                "passk": 12,
+                "entropy_match": 1,
+                "entropy_figure": 1,
+            },
+        ),
+    ],
+)
+def test_distribution_figures_plan_from_the_paper_config(target: str, expected: dict[str, int]) -> None:
+    result = snakemake(target, "-n", "--quiet", "rules")
+    assert job_counts(result.stdout) == expected
+
+
 def test_bad_config_stops_with_one_message_naming_the_key() -> None:
     result = snakemake("-n", "figures/fig2.pdf", "--config", "data_source=ftp", check=False)
     assert result.returncode != 0
@@ -152,6 +200,15 @@ MINI_OVERLAY = {
             "label": "20 steps",
             "role": "base",
             "params_b": 0.00103,
+            "variants": {  # one shard each (n = 2): a variant's jobs cost engine starts
+                "t1.0": {"temperature": 1.0, "n": {"mini": 2}},
+                "answer-only": {
+                    "template": "qwen-boxed-direct",
+                    "max_tokens": 8,
+                    "n": {"mini": 2},
+                    "label": "20 steps, answer only",
+                },
+            },
         },
         "longer": {
             "path": "data/demo/models/longer",
@@ -159,6 +216,7 @@ MINI_OVERLAY = {
             "label": "20 + 20 steps",
             "role": "rl",
             "params_b": 0.00103,
+            "variants": {"t1.0": {"temperature": 1.0, "n": {"mini": 2}}},
         },
     },
     "benchmarks": {
@@ -169,6 +227,7 @@ MINI_OVERLAY = {
             "n": 4,
             "shard_size": 2,
         },
+        "mini-filtered": {"filter_of": "mini", "guessing": {"model": "short.answer-only", "below": 0.5}},
         # The code path: the LiveCodeBench fixture (stdin and functional problems), paper window and all.
         "lcb-mini": {
             "kind": "code",
@@ -203,6 +262,34 @@ MINI_OVERLAY = {
         "hist": {
             "title": "mini accuracy",
             "kind": "histogram",
+            "rows": ["mini"],
+            "columns": [{"title": "tiny", "models": ["short", "longer"]}],
+        },
+        # Figs. 6, 12, 16 and 17 in the mini layout (the paper config names the same figures).
+        "fig6": {
+            "title": "mini perplexity",
+            "problems": [0, 3],
+            "responses": 2,
+            "rows": ["mini"],
+            "columns": [{"title": "tiny", "models": ["short", "longer"]}],
+            "reference": {"path": "data/demo/worked/mini.jsonl", "format": "jsonl", "label": "worked solutions"},
+        },
+        "fig12": {
+            "title": "mini guessing filter",
+            "rows": ["mini-filtered"],
+            "columns": [{"title": "tiny", "models": ["short", "longer"]}],
+        },
+        "fig16": {
+            "title": "mini temperatures",
+            "rows": ["mini"],
+            "columns": [
+                {"title": "T = 0.6", "models": ["short", "longer"]},
+                {"title": "T = 1.0", "models": ["short.t1.0", "longer.t1.0"]},
+            ],
+        },
+        "fig17": {
+            "title": "mini entropy match",
+            "temperatures": [0.6, 1.0, 1.4],
             "rows": ["mini"],
             "columns": [{"title": "tiny", "models": ["short", "longer"]}],
         },
@@ -250,6 +337,7 @@ def mini_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "figures/graders/fig2.pdf",
         "figures/code.pdf",
         "results/stats/pairs/paper/mini/short/longer.csv",
+        *(f"figures/fig{n}.pdf" for n in (6, 12, 16, 17)),
     ]
     snakemake(*targets, *mini_args(work), cwd=work)
     return work
@@ -571,3 +659,91 @@ def test_plan_calibrated_from_a_real_run(mini_run: Path, monkeypatch: pytest.Mon
     finished = calibration.finished_jobs(cal_config, mini_run / "results")
     compared = calibration.comparison(cal_config, cal_config, finished)
     assert compared["minutes_calibrated"].sum() == pytest.approx(compared["minutes_measured"].sum(), rel=1e-3)
+
+
+@pytest.mark.workflow
+def test_mini_temperature_variants_sample_beside_the_defaults(mini_run: Path) -> None:
+    """Fig. 16: a variant's shards live beside its parent's, drawn at its own temperature
+    with the same per-request seeds; the parent's shards are those of a plain run."""
+    for model in ("short", "longer"):
+        default = tables.read_provenance(mini_run / f"results/samples/{model}/mini/seed0.parquet")
+        hot = tables.read_provenance(mini_run / f"results/samples/{model}.t1.0/mini/seed0.parquet")
+        assert (default["sampling"]["temperature"], hot["sampling"]["temperature"]) == (0.6, 1.0)
+        assert default["model_spec"] == hot["model_spec"] and hot["model"] == f"{model}.t1.0"
+        assert {**default["sampling"], "temperature": 1.0} == hot["sampling"]
+    plotted = pl.read_csv(mini_run / "figures/fig16.csv")
+    assert set(plotted["panel"]) == {"T = 0.6", "T = 1.0"}
+    assert set(plotted.filter(pl.col("panel") == "T = 1.0")["model"]) == {"short.t1.0", "longer.t1.0"}
+    assert (mini_run / "results/stats/fig16.csv").is_file()
+
+
+@pytest.mark.workflow
+def test_mini_guessing_filter_restricts_the_counts(mini_run: Path) -> None:
+    """Fig. 12: the filtered benchmark's counts are the full benchmark's, minus the problems
+    the answer-only variant answers with accuracy in (0, 0.5); nothing was sampled for it."""
+    answer_only = tables.read(mini_run / "results/counts/ours/short.answer-only/mini.parquet", tables.COUNTS)
+    assert set(answer_only["n"]) == {2}
+    decision = tables.read(mini_run / "results/filters/ours/mini-filtered.parquet", tables.GUESS_FILTER)
+    accuracy = (answer_only["c"] / answer_only["n"]).to_list()
+    assert decision["kept"].to_list() == [not (0 < a < 0.5) for a in accuracy]
+    responses = pl.read_parquet(mini_run / "results/samples/short.answer-only/mini/seed0.parquet")
+    assert (responses["n_tokens"] <= 8).all()
+    assert (
+        tables.read_provenance(mini_run / "results/samples/short.answer-only/mini/seed0.parquet")["prompt_template"]
+        == "qwen-boxed-direct"
+    )
+    kept = set(decision.filter(pl.col("kept"))["problem_id"])
+    for model in ("short", "longer"):
+        full = tables.read(mini_run / f"results/counts/ours/{model}/mini.parquet", tables.COUNTS)
+        filtered = tables.read(mini_run / f"results/counts/ours/{model}/mini-filtered.parquet", tables.COUNTS)
+        assert filtered.equals(full.filter(pl.col("problem_id").is_in(list(kept))))
+        record = tables.read_provenance(mini_run / f"results/counts/ours/{model}/mini-filtered.parquet")
+        assert record["kept_indices"] == filtered["index"].to_list()
+        passk = tables.read(mini_run / f"results/passk/ours/{model}/mini-filtered.parquet", tables.PASSK)
+        assert passk["n_problems"][0] == len(kept)
+    assert not (mini_run / "results/samples/short/mini-filtered").exists()
+
+
+@pytest.mark.workflow
+def test_mini_entropy_match_picks_the_nearest_grid_temperature(mini_run: Path) -> None:
+    """Fig. 17: every probe's entropy is its first shard's mean -logprob per token; the chosen
+    temperature is the nearest to the reference's, and its full run is the third curve."""
+    match = figures.read_match(mini_run / "figures/fig17.entropy.csv")
+    assert match["temperature"].to_list() == [0.6, 1.0, 1.4]
+    assert match["model"].to_list() == ["longer", "longer.t1.0", "longer.t1.4"]
+    for row in match.iter_rows(named=True):
+        samples = pl.read_parquet(mini_run / f"results/samples/{row['model']}/mini/seed0.parquet")
+        per_token = (-samples["cumulative_logprob"] / samples["n_tokens"]).mean()
+        assert row["entropy"] == pytest.approx(per_token, rel=1e-12)
+    reference = match["reference_entropy"][0]
+    chosen = match.filter(pl.col("chosen"))
+    assert chosen.height == 1
+    assert abs(chosen["entropy"][0] - reference) == min(abs(e - reference) for e in match["entropy"])
+    plotted = pl.read_csv(mini_run / "figures/fig17.csv")
+    matched = chosen["model"][0]
+    assert matched in set(plotted["model"])
+    if matched != "longer":
+        assert set(plotted.filter(pl.col("model") == matched)["role"]) == {"matched"}
+        assert (mini_run / f"results/passk/ours/{matched}/mini.parquet").is_file()
+    assert set(plotted["panel"]) == {"tiny"}
+
+
+@pytest.mark.workflow
+def test_mini_perplexity_figure_scores_base_rl_and_reference(mini_run: Path) -> None:
+    """Fig. 6: four boxes per problem; each point is a scored response's perplexity, and the
+    reference responses are the worked solutions file's."""
+    points = pl.read_csv(mini_run / "figures/fig6.csv", schema_overrides=tables.PERPLEXITY_POINTS.columns)
+    assert set(points["box"]) == {"PPL_Base(Y_Base)", "PPL_Base(Y_RL)", "PPL_RL(Y_RL)", "PPL_Base(Y_GT)"}
+    assert sorted(set(points["index"])) == [0, 3]
+    per_box = points.group_by("index", "box").len()["len"]
+    assert per_box.max() <= 2 and per_box.min() >= 1
+    scores = tables.read(mini_run / "results/scores/short/samples/longer/mini/seed0.parquet", tables.SCORES)
+    row = points.filter(pl.col("box") == "PPL_Base(Y_RL)").row(0, named=True)
+    same = scores.filter((pl.col("problem_id") == row["problem_id"]) & (pl.col("sample_index") == row["sample_index"]))
+    assert same["perplexity"][0] == pytest.approx(row["perplexity"], rel=1e-12)
+    assert math.exp(-same["logprob"][0] / same["response_tokens"][0]) == pytest.approx(row["perplexity"], rel=1e-12)
+    reference = pl.read_parquet(mini_run / "results/references/fig6.parquet")
+    assert set(reference["problem_id"]) == set(points["problem_id"])
+    assert all("The answer is \\boxed{" in text for text in reference["response"])
+    record = tables.read_provenance(mini_run / "results/scores/short/references/fig6.parquet")
+    assert record["scorer"] == "short" and record["responses_provenance"]["stage"] == "import"

@@ -54,6 +54,57 @@ def _sample(args: argparse.Namespace) -> None:
     sampling.sample(args.spec, args.benchmark_table, args.output, args.threads, cadence)
 
 
+def _score(args: argparse.Namespace) -> None:
+    from rlvr_boundary import devices
+
+    logging.getLogger(__name__).info("%s", devices.assign_for_job(args.spec.model.get("tensor_parallel_size", 1)))
+    from rlvr_boundary import scoring
+
+    scoring.run(args.spec, args.responses, args.benchmark_table, args.output, args.threads)
+
+
+def _reference(args: argparse.Namespace) -> None:
+    from rlvr_boundary import importers
+
+    importers.import_reference(args.spec, args.benchmark_table, args.output)
+
+
+def _entropy(args: argparse.Namespace) -> None:
+    from rlvr_boundary import entropy
+
+    entropy.write_entropy(args.samples, args.output)
+
+
+def _entropy_match(args: argparse.Namespace) -> None:
+    from rlvr_boundary import entropy
+
+    entropy.write_match(args.spec, args.entropy, args.output)
+
+
+def _guess_filter(args: argparse.Namespace) -> None:
+    from rlvr_boundary import guessing
+
+    guessing.write_filter(args.spec, args.counts, args.output)
+
+
+def _kept_counts(args: argparse.Namespace) -> None:
+    from rlvr_boundary import guessing
+
+    guessing.write_kept_counts(args.spec, args.counts, args.filter, args.output)
+
+
+def _entropy_figure(args: argparse.Namespace) -> None:
+    from rlvr_boundary import figures
+
+    figures.entropy_figure(args.spec, args.passk, args.matched, args.match, args.output)
+
+
+def _perplexity_figure(args: argparse.Namespace) -> None:
+    from rlvr_boundary import figures
+
+    figures.perplexity_figure(args.spec, args.scores, args.benchmark_table, args.output)
+
+
 def _subset_samples(args: argparse.Namespace) -> None:
     from rlvr_boundary import subsets
 
@@ -139,6 +190,12 @@ def _demo_benchmark(args: argparse.Namespace) -> None:
     demo.write_benchmark(Path(args.output), n_problems=args.problems, seed=args.seed, kind=args.kind)
 
 
+def _demo_worked(args: argparse.Namespace) -> None:
+    from rlvr_boundary import demo
+
+    demo.write_worked_solutions(Path(args.benchmark), Path(args.output))
+
+
 def _demo_model(args: argparse.Namespace) -> None:
     import os
 
@@ -213,6 +270,59 @@ def build_parser() -> argparse.ArgumentParser:
         specs.SubsetSpec,
         _subset_samples,
         {"--superset-samples": many, "--benchmark-table": {}, "--superset-table": {}, "--output": {}},
+    )
+    _stage(
+        sub,
+        "score",
+        "score given responses under a model (vLLM prompt logprobs): log-likelihood and perplexity",
+        specs.ScoreSpec,
+        _score,
+        {
+            "--responses": {"help": "a samples table (a shard, or a figure's reference responses)"},
+            "--benchmark-table": {},
+            "--output": {},
+            "--threads": {"type": int, "default": 1, "required": False},
+        },
+    )
+    _stage(
+        sub,
+        "reference",
+        "a perplexity figure's Y_GT: responses read from a file, as a samples table",
+        specs.ReferenceSpec,
+        _reference,
+        {"--benchmark-table": {}, "--output": {}},
+    )
+    _stage(
+        sub,
+        "entropy",
+        "per-sample token entropy of one shard of samples",
+        None,
+        _entropy,
+        {"--samples": {}, "--output": {}},
+    )
+    _stage(
+        sub,
+        "entropy-match",
+        "Fig. 17's choice: the grid temperature whose entropy is nearest the reference's (CSV)",
+        specs.EntropyMatchSpec,
+        _entropy_match,
+        {"--entropy": many | {"help": "entropy tables, in the order of spec.probes"}, "--output": {}},
+    )
+    _stage(
+        sub,
+        "guess-filter",
+        "the guessing filter: which problems the answer-only model guesses (kept or dropped)",
+        specs.GuessFilterSpec,
+        _guess_filter,
+        {"--counts": {"help": "the answer-only model's counts on the origin benchmark"}, "--output": {}},
+    )
+    _stage(
+        sub,
+        "kept-counts",
+        "a filtered benchmark's counts: the origin's counts of one model, kept problems only",
+        specs.GuessFilterSpec,
+        _kept_counts,
+        {"--counts": {}, "--filter": {}, "--output": {}},
     )
     _stage(
         sub,
@@ -312,6 +422,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _stage(
         sub,
+        "entropy-figure",
+        "Fig. 17: pass@k of the reference, the probed model and the probed model at the entropy-matched temperature",
+        specs.FigureSpec,
+        _entropy_figure,
+        {
+            "--passk": many | {"help": "pass@k tables, in the order of spec.curves"},
+            "--matched": many | {"help": "the entropy-matched model's pass@k table per panel, in panel order"},
+            "--match": {"help": "the entropy-match table (CSV)"},
+            "--output": {},
+        },
+    )
+    _stage(
+        sub,
+        "perplexity-figure",
+        "Fig. 6: boxplots of responses' perplexity (PDF + CSV + provenance JSON beside it)",
+        specs.PerplexityFigureSpec,
+        _perplexity_figure,
+        {
+            "--scores": many | {"help": "score tables, in the order of spec.boxes"},
+            "--benchmark-table": {},
+            "--output": {},
+        },
+    )
+    _stage(
+        sub,
         "solvable",
         "Tables 4/5: indices of problems each model solves (CSV)",
         specs.SolvableSpec,
@@ -330,6 +465,14 @@ def build_parser() -> argparse.ArgumentParser:
             "--seed": {"type": int, "default": 0, "required": False},
             "--output": {},
         },
+    )
+    _stage(
+        sub,
+        "demo-worked",
+        "write each demo problem's worked solution as a response file (jsonl: problem_id, response)",
+        None,
+        _demo_worked,
+        {"--benchmark": {}, "--output": {}},
     )
     _stage(
         sub,

@@ -59,8 +59,108 @@ def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
     if error is not None:
         raise ConfigError(f"{source}: {_dotted(error.absolute_path)}: {error.message}")
     _fill_defaults(config, schema())
+    _expand_variants(config, source)
+    _derive_filtered(config, source)
     _check_references(config, source)
     return config
+
+
+def temperature_variant(variants: dict[str, Any], temperature: float) -> str:
+    """The name of a model's variant that differs from it by ``temperature`` only (its n and
+    label aside): one already configured (e.g. ``t1.0: {temperature: 1.0}``), else ``t{T}``
+    (``t1.5``); a ConfigError if that name is taken by another kind of variant."""
+    alone = {"temperature", "n", "label"}
+    same = [name for name, v in variants.items() if v.get("temperature") == temperature and set(v) <= alone]
+    if same:
+        return same[0]
+    name = f"t{float(temperature)}"
+    if name in variants:
+        raise ConfigError(f"variants.{name}: not the temperature {temperature} alone; rename it")
+    return name
+
+
+def grid_model(config: dict[str, Any], model: str, temperature: float) -> str:
+    """``model`` sampled at ``temperature``: itself at its own, else its temperature variant."""
+    if temperature == sampling_for(config, model)["temperature"]:
+        return model
+    return f"{model}.{temperature_variant(config['models'][model].get('variants', {}), temperature)}"
+
+
+def _describe(variant: dict[str, Any]) -> str:
+    words = {"temperature": "T = {}", "top_p": "top-p {}", "template": "prompt {}", "max_tokens": "{} tokens"}
+    return ", ".join(text.format(variant[key]) for key, text in words.items() if key in variant)
+
+
+def _expand_variants(config: dict[str, Any], source: str) -> None:
+    """Every ``variants`` entry becomes a model of its own, ``{model}.{name}``: the parent's
+    weights and settings with the variant's sampling, prompt, budget or n. The entropy figures'
+    temperature grids add ``t{T}`` variants to the model each column probes. Idempotent, so a
+    validated config validates again unchanged."""
+    models = config["models"]
+    for name, figure in config["figures"].items():
+        if figure["kind"] != "entropy":
+            continue
+        for j, column in enumerate(figure["columns"]):
+            if len(column["models"]) != 2:
+                raise ConfigError(
+                    f"{source}: figures.{name}.columns.{j}.models: an entropy figure compares two models "
+                    "(the reference, then the one probed over the temperature grid)"
+                )
+            probed = column["models"][1]
+            if probed not in models or "variant_of" in models[probed]:
+                raise ConfigError(
+                    f"{source}: figures.{name}.columns.{j}.models.1: {probed!r} is not a configured model"
+                )
+            own = models[probed].get("sampling", {}).get("temperature", config["sampling"]["temperature"])
+            for temperature in figure["temperatures"]:
+                if temperature != own:
+                    variants = models[probed].setdefault("variants", {})
+                    try:
+                        variant = temperature_variant(variants, temperature)
+                    except ConfigError as exc:
+                        raise ConfigError(f"{source}: figures.{name}: models.{probed}.{exc}") from None
+                    variants.setdefault(variant, {"temperature": temperature})
+    for parent, spec in list(models.items()):
+        for suffix, variant in spec.get("variants", {}).items():
+            name = f"{parent}.{suffix}"
+            if name in models and models[name].get("variant_of") != parent:
+                raise ConfigError(f"{source}: models.{parent}.variants.{suffix}: model {name!r} is already configured")
+            entry = {key: copy.deepcopy(value) for key, value in spec.items() if key != "variants"}
+            sampling = {**spec.get("sampling", {}), **{k: variant[k] for k in ("temperature", "top_p") if k in variant}}
+            if sampling:
+                entry["sampling"] = sampling
+            if "template" in variant:
+                entry.pop("templates", None)  # the variant's prompt, on every benchmark
+            entry.update({k: copy.deepcopy(variant[k]) for k in ("template", "max_tokens", "n") if k in variant})
+            entry["label"] = variant.get("label", f"{spec['label']}, {_describe(variant)}")
+            entry["variant_of"] = parent
+            models[name] = entry
+
+
+def _derive_filtered(config: dict[str, Any], source: str) -> None:
+    """A ``filter_of`` benchmark takes its kind, n and shard size from the benchmark it
+    filters (its samples are that one's); its label says it is filtered."""
+    benchmarks = config["benchmarks"]
+    for name, bench in benchmarks.items():
+        origin = bench.get("filter_of")
+        if origin is None:
+            continue
+        where = f"{source}: benchmarks.{name}"
+        if origin not in benchmarks or "filter_of" in benchmarks[origin] or origin == name:
+            raise ConfigError(f"{where}.filter_of: {origin!r} is not another configured, unfiltered benchmark")
+        model = bench["guessing"]["model"]
+        if model not in config["models"]:
+            raise ConfigError(f"{where}.guessing.model: unknown model {model!r}")
+        _checked_model_on(config, model, origin, f"{where}.guessing.model")
+        for key in ("kind", "n", "shard_size"):
+            bench[key] = benchmarks[origin][key]
+        bench.setdefault("label", f"{benchmarks[origin].get('label', origin)}, guessing filter")
+
+
+def origin_benchmark(config: dict[str, Any], benchmark: str) -> str:
+    """The benchmark whose samples and verdicts a benchmark uses: a filtered one's origin,
+    else itself."""
+    return config["benchmarks"][benchmark].get("filter_of", benchmark)
 
 
 def _read_yaml(path: str | Path) -> dict[str, Any]:
@@ -97,7 +197,7 @@ def _check_references(config: dict[str, Any], source: str) -> None:
                 if bench not in benchmarks:
                     raise ConfigError(f"{source}: models.{name}.{key}.{bench}: unknown benchmark")
     for name, bench in benchmarks.items():
-        if config["data_source"] == "hf" and not ({"hf", "url"} & set(bench)):
+        if config["data_source"] == "hf" and not ({"hf", "url", "filter_of"} & set(bench)):
             raise ConfigError(
                 f"{source}: benchmarks.{name}: data_source is 'hf' but the benchmark has no hf or url source"
             )
@@ -148,6 +248,7 @@ def _check_references(config: dict[str, Any], source: str) -> None:
 
 def _checked_model_on(config: dict[str, Any], model: str, benchmark: str, where: str) -> None:
     """A sampled model needs a prompt for the benchmark; an imported one, files for it."""
+    benchmark = origin_benchmark(config, benchmark)
     imported = config["models"][model].get("samples_from")
     if imported is not None:
         if benchmark not in imported["paths"]:
@@ -175,8 +276,9 @@ def template_for(config: dict[str, Any], model: str, benchmark: str) -> str:
 
 
 def sampling_for(config: dict[str, Any], model: str) -> dict[str, Any]:
-    """The sampling parameters of one model: ``sampling`` with the model's ``max_tokens``."""
-    sampling = dict(config["sampling"])
+    """The sampling parameters of one model: ``sampling`` with the model's own ``sampling``
+    (a variant's temperature or top-p) and ``max_tokens``."""
+    sampling = {**config["sampling"], **config["models"][model].get("sampling", {})}
     if "max_tokens" in config["models"][model]:
         sampling["max_tokens"] = config["models"][model]["max_tokens"]
     return sampling
@@ -196,6 +298,7 @@ def source_kind(config: dict[str, Any], benchmark: str) -> str:
 
 def n_samples(config: dict[str, Any], model: str, benchmark: str) -> int:
     """Samples per problem for a (model, benchmark) pair: the model's override or the benchmark's n."""
+    benchmark = origin_benchmark(config, benchmark)
     return config["models"][model].get("n", {}).get(benchmark, config["benchmarks"][benchmark]["n"])
 
 

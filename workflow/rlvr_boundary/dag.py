@@ -7,6 +7,7 @@ file layout (``results/{stage}/{grader}/{model}/{benchmark}/...``) is written in
 
 from __future__ import annotations
 
+import csv
 import glob
 import re
 from typing import Any
@@ -16,6 +17,7 @@ from rlvr_boundary.config import (
     MATH_GRADERS,
     ConfigError,
     grader_for,
+    grid_model,
     is_imported,
     n_samples,
     sampling_for,
@@ -25,15 +27,22 @@ from rlvr_boundary.config import (
 from rlvr_boundary.layout import Curve, Panel, panel_pairs, panels
 from rlvr_boundary.specs import (
     Bootstrap,
+    Box,
     Comparison,
     CountSpec,
     CurveSpec,
     DisagreementSpec,
+    EntropyMatchSpec,
     FigureSpec,
+    GuessFilterSpec,
     ImportSpec,
     LuckySpec,
+    PerplexityFigureSpec,
     PrepareSpec,
+    Probe,
+    ReferenceSpec,
     SampleSpec,
+    ScoreSpec,
     ShardCurveSpec,
     SolvableSpec,
     StatsSpec,
@@ -97,8 +106,34 @@ def lucky_path(grader: str, benchmark: str, model_a: str, model_b: str) -> str:
     return f"results/lucky/{grader}/{benchmark}/{model_a}/{model_b}.html"
 
 
+def entropy_path(model: str, benchmark: str, seed: int) -> str:
+    return f"results/entropy/{model}/{benchmark}/seed{seed}.parquet"
+
+
+def entropy_match_path(figure: str) -> str:
+    return f"results/entropy_match/{figure}.csv"
+
+
+def responses_of_samples(model: str, benchmark: str, seed: int) -> str:
+    """The ``{responses}`` of a score target for a shard of samples (``results/{responses}.parquet``)."""
+    return f"samples/{model}/{benchmark}/seed{seed}"
+
+
+def responses_of_reference(figure: str) -> str:
+    """The ``{responses}`` of a score target for a perplexity figure's Y_GT file."""
+    return f"references/{figure}"
+
+
+def scores_path(scorer: str, responses: str) -> str:
+    return f"results/scores/{scorer}/{responses}.parquet"
+
+
+def guess_filter_path(grader: str, benchmark: str) -> str:
+    return f"results/filters/{grader}/{benchmark}.parquet"
+
+
 def figures_of_kind(config: dict[str, Any], kind: str) -> list[str]:
-    """The configured figures of one kind (``passk`` or ``histogram``)."""
+    """The configured figures of one kind (``passk``, ``histogram``, ``entropy``, ``perplexity``)."""
     return [name for name, spec in config["figures"].items() if spec["kind"] == kind]
 
 
@@ -305,7 +340,7 @@ def shard_curve_targets(config: dict[str, Any]) -> list[str]:
     return [
         shard_passk_path(c.grader, c.model, c.benchmark)
         for c in curves
-        if len(jobs.shards(config, c.model, c.benchmark)) > 1
+        if c.benchmark not in filtered_benchmarks(config) and len(jobs.shards(config, c.model, c.benchmark)) > 1
     ]
 
 
@@ -417,7 +452,9 @@ def figure_pairs_by_benchmark(config: dict[str, Any]) -> list[tuple[str, str, st
 
 
 def lucky_targets(config: dict[str, Any]) -> list[str]:
-    return [lucky_path(*pair) for pair in figure_pairs_by_benchmark(config)]
+    """Lucky-guess pages of every panel pair, on benchmarks with samples of their own."""
+    filtered = filtered_benchmarks(config)
+    return [lucky_path(*pair) for pair in figure_pairs_by_benchmark(config) if pair[1] not in filtered]
 
 
 def lucky_inputs(config: dict[str, Any], grader: str, benchmark: str, model_a: str, model_b: str) -> dict[str, Any]:
@@ -486,6 +523,12 @@ def demo_model_init(config: dict[str, Any], model: str) -> list[str]:
 def _source(config: dict[str, Any], benchmark: str) -> str:
     spec = config["benchmarks"][benchmark]
     kind = source_kind(config, benchmark)
+    if "filter_of" in spec:
+        guessing = spec["guessing"]
+        return (
+            f"{spec['filter_of']} without the problems {guessing['model']} guesses"
+            f" (answer-only accuracy in (0, {guessing['below']}))"
+        )
     if kind == "local":
         sha = spec["local"].get("sha256")
         return f"{spec['local']['path']}" + (f" (sha256 {sha[:12]}…)" if sha else " (built by the demo)")
@@ -528,3 +571,186 @@ def about(
         f"seed {boot['seed']}; config hash {config_hash(config)}"
     )
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ derived benchmarks
+
+
+def filtered_benchmarks(config: dict[str, Any]) -> list[str]:
+    """Benchmarks derived by the guessing filter (``filter_of``): counts, no samples of their own."""
+    return [name for name, spec in config["benchmarks"].items() if "filter_of" in spec]
+
+
+def original_benchmarks(config: dict[str, Any]) -> list[str]:
+    return [name for name in config["benchmarks"] if name not in filtered_benchmarks(config)]
+
+
+def guess_filter_spec(config: dict[str, Any], benchmark: str) -> GuessFilterSpec:
+    spec = config["benchmarks"][benchmark]
+    if "filter_of" not in spec:
+        raise ConfigError(f"benchmarks.{benchmark}: not a filtered benchmark (no filter_of)")
+    return GuessFilterSpec(benchmark, spec["filter_of"], spec["guessing"]["model"], spec["guessing"]["below"])
+
+
+def guess_filter_counts(config: dict[str, Any], grader: str, benchmark: str) -> str:
+    """The answer-only model's counts on the benchmark the filter applies to."""
+    spec = guess_filter_spec(config, benchmark)
+    check_grader(config, grader, spec.origin)
+    return counts_path(grader, spec.model, spec.origin)
+
+
+def kept_counts_inputs(config: dict[str, Any], grader: str, model: str, benchmark: str) -> dict[str, str]:
+    """A filtered benchmark's counts come from its origin's counts and the filter's decision."""
+    spec = guess_filter_spec(config, benchmark)
+    return {"counts": counts_path(grader, model, spec.origin), "filter": guess_filter_path(grader, benchmark)}
+
+
+# ------------------------------------------------------------------ entropy (Fig. 17)
+
+
+def _temperature(config: dict[str, Any], model: str) -> float:
+    return float(sampling_for(config, model)["temperature"])
+
+
+def entropy_match_spec(config: dict[str, Any], figure: str) -> EntropyMatchSpec:
+    """Per panel: the reference model, then the probed model at every grid temperature."""
+    probes: list[Probe] = []
+    for i, panel in enumerate(panels(config, figure)):
+        reference, probed = panel.models
+        probes.append(Probe(i, panel.benchmark, reference, _temperature(config, reference), "reference"))
+        probes.extend(
+            Probe(i, panel.benchmark, grid_model(config, probed, temperature), float(temperature), "candidate")
+            for temperature in config["figures"][figure]["temperatures"]
+        )
+    return EntropyMatchSpec(figure, tuple(probes))
+
+
+def entropy_match_inputs(config: dict[str, Any], figure: str) -> list[str]:
+    """The first seed shard's entropy table of every probe, in probe order."""
+    return [entropy_path(p.model, p.benchmark, 0) for p in entropy_match_spec(config, figure).probes]
+
+
+def chosen_models(match_csv: str) -> list[str]:
+    """The entropy-matched model of each panel, in panel order, from the match table."""
+    with open(match_csv, newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["chosen"].lower() == "true"]
+    return [row["model"] for row in sorted(rows, key=lambda row: int(row["panel"]))]
+
+
+def entropy_figure_matched(config: dict[str, Any], figure: str, match_csv: str) -> list[str]:
+    """The pass@k files of the entropy-matched curves, one per panel in panel order."""
+    grid = panels(config, figure)
+    return [
+        passk_path(grader_for(config, panel.benchmark), model, panel.benchmark)
+        for panel, model in zip(grid, chosen_models(match_csv), strict=True)
+    ]
+
+
+def entropy_figure_spec(config: dict[str, Any], figure: str) -> FigureSpec:
+    """The figure's static curves (reference and probed model at their temperatures), with
+    the labels of every grid model a panel may add."""
+    spec = figure_spec(config, figure)
+    grid = {p.model for p in entropy_match_spec(config, figure).probes}
+    labels = {m: {"label": config["models"][m]["label"], "role": "matched"} for m in sorted(grid - set(spec.models))}
+    return FigureSpec(spec.title, spec.panels, spec.curves, {**spec.models, **labels}, spec.note, spec.bands)
+
+
+# ------------------------------------------------------------------ perplexity (Fig. 6)
+
+
+def _perplexity_pair(config: dict[str, Any], figure: str) -> tuple[str, str, str]:
+    spec = config["figures"][figure]
+    if len(spec["rows"]) != 1 or len(spec["columns"]) != 1 or len(spec["columns"][0]["models"]) != 2:
+        raise ConfigError(
+            f"figures.{figure}: a perplexity figure has one benchmark row and one column of two models (base, RL)"
+        )
+    base, rl = spec["columns"][0]["models"]
+    return spec["rows"][0], base, rl
+
+
+def perplexity_boxes(config: dict[str, Any], figure: str) -> tuple[Box, ...]:
+    """The paper's four boxes: PPL_Base(Y_Base), PPL_Base(Y_RL), PPL_RL(Y_RL), PPL_Base(Y_GT);
+    the last only with a reference file."""
+    benchmark, base, rl = _perplexity_pair(config, figure)
+    boxes = [
+        Box("PPL_Base(Y_Base)", base, responses_of_samples(base, benchmark, 0)),
+        Box("PPL_Base(Y_RL)", base, responses_of_samples(rl, benchmark, 0)),
+        Box("PPL_RL(Y_RL)", rl, responses_of_samples(rl, benchmark, 0)),
+    ]
+    if config["figures"][figure]["reference"] is not None:
+        boxes.append(Box("PPL_Base(Y_GT)", base, responses_of_reference(figure)))
+    return tuple(boxes)
+
+
+def perplexity_figure_spec(config: dict[str, Any], figure: str) -> PerplexityFigureSpec:
+    spec = config["figures"][figure]
+    benchmark, base, rl = _perplexity_pair(config, figure)
+    labels = {m: config["models"][m]["label"] for m in (base, rl)}
+    reference = spec["reference"]
+    gt = f"Y_GT: {reference['label']}" if reference else "no Y_GT file configured: the PPL_Base(Y_GT) box is left out"
+    note = f"Base = {labels[base]}, RL = {labels[rl]}; {gt}." + (f" {spec['note']}" if spec.get("note") else "")
+    return PerplexityFigureSpec(
+        spec["title"], benchmark, tuple(spec["problems"]), spec["responses"], perplexity_boxes(config, figure), note
+    )
+
+
+def perplexity_benchmark_table(config: dict[str, Any], figure: str) -> str:
+    """The prepared table of a perplexity figure's benchmark (its prompts and problem indices)."""
+    return benchmark_table(_perplexity_pair(config, figure)[0])
+
+
+def perplexity_figure_scores(config: dict[str, Any], figure: str) -> list[str]:
+    return [scores_path(box.scorer, box.responses) for box in perplexity_boxes(config, figure)]
+
+
+def reference_spec(config: dict[str, Any], figure: str) -> ReferenceSpec:
+    from rlvr_boundary.importers import DEFAULT_MATCH
+
+    reference = config["figures"][figure].get("reference")
+    if reference is None:
+        raise ConfigError(f"figures.{figure}.reference: none configured")
+    return ReferenceSpec(
+        figure,
+        _perplexity_pair(config, figure)[0],
+        reference["format"],
+        reference["path"],
+        reference.get("match", DEFAULT_MATCH[reference["format"]]),
+        tuple(config["figures"][figure]["problems"]),
+    )
+
+
+def responses_benchmark(config: dict[str, Any], responses: str) -> str:
+    """The benchmark of a score target's responses."""
+    parts = responses.split("/")
+    if parts[0] == "samples" and len(parts) == 4:
+        return parts[2]
+    if parts[0] == "references" and len(parts) == 2:
+        return _perplexity_pair(config, parts[1])[0]
+    raise ConfigError(f"scores: {responses!r} is neither samples/<model>/<benchmark>/seed<S> nor references/<figure>")
+
+
+def score_inputs(config: dict[str, Any], scorer: str, responses: str) -> dict[str, Any]:
+    return {
+        "responses": f"results/{responses}.parquet",
+        "table": benchmark_table(responses_benchmark(config, responses)),
+        "weights": model_weights(config, scorer),
+    }
+
+
+ENGINE_KEYS = ("dtype", "enforce_eager", "max_model_len", "gpu_memory_utilization")
+"""Sampling settings that shape a scoring engine (the rest concern generation only)."""
+
+
+def score_spec(config: dict[str, Any], scorer: str, responses: str) -> ScoreSpec:
+    if is_imported(config, scorer):
+        raise ConfigError(f"models.{scorer}: an imported model has no weights here to score with")
+    benchmark = responses_benchmark(config, responses)
+    sampling = sampling_for(config, scorer)
+    return ScoreSpec(
+        scorer=scorer,
+        model=engine_model(config, scorer),
+        benchmark=benchmark,
+        template=template_for(config, scorer, benchmark),
+        responses=responses,
+        engine={k: sampling[k] for k in ENGINE_KEYS if k in sampling},
+    )

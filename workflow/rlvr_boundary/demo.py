@@ -76,16 +76,33 @@ def _problem(rng: random.Random, kind: str) -> tuple[str, str, str]:
     natural number).
     """
     total = _term(rng)
-    question, steps = str(total), []
+    question = str(total)
     for _ in range(rng.randint(1, 3)):
         term = _term(rng)
         op = "-" if kind == "mixed" and term <= total and rng.random() < 0.5 else "+"
-        new = total + term if op == "+" else total - term
         question += f" {op} {term}"
+        total = total + term if op == "+" else total - term
+    question = f"What is {question}?"
+    return question, str(total), worked_solution(question)
+
+
+def worked_solution(question: str) -> str:
+    """The worked response to ``What is a + b - c?``: one step per operator, left to right,
+    then the boxed answer (the training data's format, and the demo's Y_GT for Fig. 6)."""
+    words = question.removeprefix("What is ").removesuffix("?").split(" ")
+    total, steps = int(words[0]), []
+    for op, term in zip(words[1::2], words[2::2], strict=True):
+        new = total + int(term) if op == "+" else total - int(term)
         steps.append(f"{total} {op} {term} = {new}")
         total = new
-    response = ", ".join(steps) + f". The answer is \\boxed{{{total}}}."
-    return f"What is {question}?", str(total), response
+    return ", ".join(steps) + f". The answer is \\boxed{{{total}}}."
+
+
+def write_worked_solutions(benchmark: Path, output: Path) -> None:
+    """Each problem's worked solution as a jsonl response file (``problem_id``, ``response``): the
+    responses the demo's perplexity figure scores as Y_GT. Written atomically."""
+    rows = [json.loads(line) for line in Path(benchmark).read_text().splitlines() if line.strip()]
+    _write_jsonl(output, [{"problem_id": str(row["id"]), "response": worked_solution(row["problem"])} for row in rows])
 
 
 def write_benchmark(path: Path, *, n_problems: int, seed: int, kind: str) -> None:
@@ -107,6 +124,10 @@ def write_benchmark(path: Path, *, n_problems: int, seed: int, kind: str) -> Non
         if question not in seen:
             seen.add(question)
             rows.append({"id": len(rows), "problem": question, "answer": answer})
+    _write_jsonl(path, rows)
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

@@ -75,6 +75,13 @@ def _completion(output: Any) -> Completion:
     )
 
 
+def model_source(model: dict[str, Any]) -> tuple[str, str | None]:
+    """Where the engine loads weights from: a local folder, or a hub id at a revision."""
+    if "path" in model:
+        return model["path"], None
+    return model["hf_id"], model["revision"]
+
+
 class VllmEngine:
     """A loaded vLLM model; ``generate`` keeps request order and per-request seeds.
 
@@ -114,6 +121,22 @@ class VllmEngine:
         """Token ids exactly as vLLM would make them from the raw string (special tokens on)."""
         return list(self.tokenizer(prompt)["input_ids"])
 
+    def tokenize_continuation(self, text: str) -> list[int]:
+        """Token ids of text that follows a prompt: no beginning-of-sequence token added."""
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def prompt_logprobs(self, sequences: Sequence[list[int]]) -> list[list[float]]:
+        """Per sequence, the log-probability of each token after the first given the tokens
+        before it, under the model's raw distribution (no temperature): one prefill pass."""
+        from vllm import SamplingParams
+
+        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
+        outputs = self._llm.generate([{"prompt_token_ids": list(s)} for s in sequences], params, use_tqdm=False)
+        return [
+            [entry[token].logprob for token, entry in zip(seq[1:], out.prompt_logprobs[1:], strict=True)]
+            for seq, out in zip(sequences, outputs, strict=True)
+        ]
+
     @property
     def llm(self) -> Any:
         """The underlying ``vllm.LLM`` (the sampler benchmark times its bare ``generate``)."""
@@ -149,3 +172,25 @@ class VllmEngine:
         engine_core = getattr(self._llm.llm_engine, "engine_core", None)
         if engine_core is not None:
             engine_core.shutdown()
+
+
+def load(model: dict[str, Any], settings: dict[str, Any], threads: int) -> VllmEngine:
+    """The engine of a sampling or scoring job: ``model`` says where the weights are and their
+    GPU layout, ``settings`` (the job's sampling parameters) the dtype, context and mode; on
+    a host without a GPU the CPU runtime is configured first."""
+    import torch
+
+    on_cpu = not torch.cuda.is_available()
+    if on_cpu:
+        configure_cpu_runtime(threads)
+    source, revision = model_source(model)
+    return VllmEngine(
+        source,
+        revision=revision,
+        tensor_parallel_size=model.get("tensor_parallel_size", 1),
+        dtype=settings.get("dtype", "auto"),
+        max_model_len=model.get("max_model_len") or settings.get("max_model_len"),
+        enforce_eager=settings.get("enforce_eager", False),
+        gpu_memory_utilization=settings.get("gpu_memory_utilization", 0.9),
+        enable_chunked_prefill=False if on_cpu else None,
+    )

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
+import numpy as np
 
 mpl.use("Agg")
 import matplotlib.pyplot as plt
@@ -26,9 +28,10 @@ import seaborn as sns
 from rlvr_boundary import stats, tables
 from rlvr_boundary.comparisons import matched_counts
 from rlvr_boundary.layout import Curve, Panel
-from rlvr_boundary.specs import FigureSpec
+from rlvr_boundary.specs import FigureSpec, PerplexityFigureSpec
 
-ROLE_COLOURS = {"base": "#1f77b4", "rl": "#d62728", "instruct": "#2ca02c", "distill": "#9467bd"}
+ROLE_COLOURS = {"base": "#1f77b4", "rl": "#d62728", "instruct": "#2ca02c", "distill": "#9467bd", "matched": "#ff7f0e"}
+"""Curve colours by role; ``matched`` is Fig. 17's RL model at the entropy-matched temperature."""
 PANEL_WIDTH_IN, PANEL_HEIGHT_IN = 3.2, 2.6
 TITLE_CHARS_PER_INCH = 11  # suptitle at 12 pt: a title wraps before it outgrows the page
 
@@ -342,3 +345,127 @@ def write_solvable(
     counts = {m: tables.read(p, tables.COUNTS) for m, p in zip(models, counts_paths, strict=True)}
     tables.write_csv(solvable_table(counts, labels, indices), output, tables.SOLVABLE)
     tables.write_json(tables.provenance_summary(counts_paths), provenance_path(output))
+
+
+def read_match(path: str | Path) -> pl.DataFrame:
+    """An entropy-match table (CSV, the checkpoint's output), checked against its contract."""
+    return tables.check(pl.read_csv(path, schema_overrides=tables.ENTROPY_MATCH.columns), tables.ENTROPY_MATCH, path)
+
+
+def _entropy_note(row: dict[str, Any], grid: Sequence[float]) -> str:
+    """What a Fig. 17 panel says about its match: both entropies and the chosen temperature,
+    flagged when it is the grid's end (the true match may lie beyond it)."""
+    edge = ", the grid's end" if row["temperature"] in (min(grid), max(grid)) else ""
+    return (
+        f"entropy {row['reference_entropy']:.3f} (T={row['reference_temperature']:g})"
+        f" vs {row['entropy']:.3f} (T={row['temperature']:g}{edge})"
+    )
+
+
+def entropy_figure(
+    spec: FigureSpec,
+    passk_paths: Sequence[str | Path],
+    matched_paths: Sequence[str | Path],
+    match_path: str | Path,
+    output: str | Path,
+) -> None:
+    """Fig. 17: per panel, the reference and the probed model at their own temperature, and
+    the probed model at the grid temperature whose entropy is nearest the reference's (one
+    pass@k table per panel, in panel order). Each panel states both entropies and the
+    temperature; the match table is written beside the figure (``{fig}.entropy.csv``)."""
+    curves = _paths_by_curve(spec, passk_paths, "pass@k")
+    match = read_match(match_path)
+    chosen = match.filter(pl.col("chosen")).sort("panel")
+    if chosen["panel"].to_list() != list(range(len(spec.panels))) or len(matched_paths) != len(spec.panels):
+        raise ValueError(
+            f"{match_path}: chosen temperatures for panels {chosen['panel'].to_list()} and"
+            f" {len(matched_paths)} matched pass@k tables, for {len(spec.panels)} panels"
+        )
+    panels, models, notes = [], dict(spec.models), {}
+    for panel, row, path in zip(spec.panels, chosen.iter_rows(named=True), matched_paths, strict=True):
+        matched = row["model"]
+        if matched not in panel.models:
+            grader = next(c.grader for c in curves if c.benchmark == panel.benchmark)
+            curves[Curve(grader, matched, panel.benchmark)] = path
+            models[matched] = {"label": f"{spec.models[matched]['label']} (entropy-matched)", "role": "matched"}
+            panel = replace(panel, models=(*panel.models, matched))
+        panels.append(panel)
+        grid = match.filter(pl.col("panel") == row["panel"])["temperature"].to_list()
+        notes[(panel.row, panel.col)] = _entropy_note(row, grid)
+    points = figure_table(panels, curves, models)
+    fig = grid_figure(points, spec.title, spec.note, bands=spec.bands)
+    axes = np.asarray(fig.axes).reshape(int(points["row"].max()) + 1, int(points["col"].max()) + 1)
+    for (row, col), text in notes.items():
+        axes[row][col].set_title(f"{axes[row][col].get_title()}\n{text}", fontsize=8)
+    _save(fig, output)
+    tables.write_csv(points, Path(output).with_suffix(".csv"), tables.FIGURE_POINTS)
+    tables.write_csv(match, Path(output).with_suffix(".entropy.csv"), tables.ENTROPY_MATCH)
+    tables.write_json(tables.provenance_summary([*passk_paths, *matched_paths]), provenance_path(output))
+
+
+BOX_COLOURS = {
+    "PPL_Base(Y_Base)": ROLE_COLOURS["base"],
+    "PPL_Base(Y_RL)": "#8c9fd4",
+    "PPL_RL(Y_RL)": ROLE_COLOURS["rl"],
+    "PPL_Base(Y_GT)": "#7f7f7f",
+}
+
+
+def perplexity_table(
+    spec: PerplexityFigureSpec, score_paths: Sequence[str | Path], benchmark_path: str | Path
+) -> pl.DataFrame:
+    """Fig. 6's points: per configured problem and box, the perplexities of the first
+    ``spec.responses`` scored responses (lowest sample index first)."""
+    if len(score_paths) != len(spec.boxes):
+        raise ValueError(f"perplexity figure: {len(spec.boxes)} boxes but {len(score_paths)} score tables")
+    problems = tables.read_benchmark(benchmark_path).select("problem_id", "index")
+    frames = []
+    scores = [tables.read(path, tables.SCORES) for path in score_paths]
+    for panel, index in enumerate(spec.problems):
+        found = problems.filter(pl.col("index") == index)
+        if found.height == 0:
+            raise ValueError(f"{benchmark_path}: {spec.benchmark} has no problem with index {index}")
+        problem_id = found["problem_id"][0]
+        for box, table, path in zip(spec.boxes, scores, score_paths, strict=True):
+            mine = table.filter((pl.col("problem_id") == problem_id) & (pl.col("status") == "scored"))
+            if mine.height == 0:
+                raise ValueError(f"{path}: no scored response to problem {problem_id!r} (index {index})")
+            frames.append(
+                mine.sort("sample_index")
+                .head(spec.responses)
+                .select(
+                    pl.lit(panel, pl.Int64).alias("panel"),
+                    "problem_id",
+                    pl.lit(index, pl.Int64).alias("index"),
+                    pl.lit(box.label).alias("box"),
+                    pl.lit(box.scorer).alias("scorer"),
+                    pl.lit(box.responses).alias("responses"),
+                    "sample_index",
+                    "response_tokens",
+                    "perplexity",
+                )
+            )
+    return pl.concat(frames)
+
+
+def perplexity_figure(
+    spec: PerplexityFigureSpec, score_paths: Sequence[str | Path], benchmark_path: str | Path, output: str | Path
+) -> None:
+    """Fig. 6: one panel per problem, one box per (scorer, responses); PDF, CSV and provenance."""
+    points = perplexity_table(spec, score_paths, benchmark_path)
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(1, len(spec.problems), figsize=(PANEL_WIDTH_IN * len(spec.problems), 3.0), squeeze=False)
+    order = [box.label for box in spec.boxes]
+    for panel, index in enumerate(spec.problems):
+        ax = axes[0][panel]
+        data = points.filter(pl.col("panel") == panel).to_pandas()
+        sns.boxplot(data=data, x="box", y="perplexity", hue="box", order=order, palette=BOX_COLOURS, ax=ax)
+        counts = data.groupby("box").size()
+        ax.set_xticks(range(len(order)), [f"{label}\nn={counts.get(label, 0)}" for label in order], fontsize=6)
+        ax.set_title(f"{spec.benchmark} problem {index}", fontsize=9)
+        ax.set_xlabel("")
+        ax.set_ylabel("perplexity" if panel == 0 else "")
+    _titles(fig, spec.title, spec.note, 1, len(spec.problems))
+    _save(fig, output)
+    tables.write_csv(points, Path(output).with_suffix(".csv"), tables.PERPLEXITY_POINTS)
+    tables.write_json(tables.provenance_summary(score_paths), provenance_path(output))

@@ -36,7 +36,7 @@ from typing import Any
 import polars as pl
 
 from rlvr_boundary import tables
-from rlvr_boundary.specs import ImportSpec
+from rlvr_boundary.specs import ImportSpec, ReferenceSpec, Shard
 
 FORMATS = ("qwen-math", "lm-eval", "lighteval", "evalplus", "jsonl")
 MATCHES = ("id", "index", "question")
@@ -387,3 +387,30 @@ def import_shard(spec: ImportSpec, benchmark_path: str | Path, output: str | Pat
         benchmark_provenance=tables.read_provenance(benchmark_path),
     )
     tables.write(shard.select(list(tables.SAMPLES.columns)), output, tables.SAMPLES, record)
+
+
+def import_reference(spec: ReferenceSpec, benchmark_path: str | Path, output: str | Path) -> None:
+    """A perplexity figure's Y_GT: the file's responses to the figure's problems (any number
+    each, in file order), matched to the benchmark like an import; every figure problem
+    needs at least one, other problems in the file are ignored."""
+    table = tables.read_benchmark(benchmark_path)
+    wanted = table.filter(pl.col("index").is_in(list(spec.problems)))
+    if wanted.height != len(set(spec.problems)):
+        raise SampleFileError(
+            f"figures.{spec.figure}.problems: not all of {list(spec.problems)} are in {spec.benchmark}"
+        )
+    reading = ImportSpec(
+        f"reference of {spec.figure}", spec.benchmark, spec.format, (spec.path,), spec.match, 1, Shard(0, 0, 1)
+    )
+    samples = matched(pooled(reading), table, reading, spec.path)
+    mine = samples.filter(pl.col("problem_id").is_in(wanted["problem_id"].to_list()))
+    missing = sorted(set(wanted["problem_id"]) - set(mine["problem_id"]))
+    if missing:
+        raise SampleFileError(f"{spec.path}: no response for problem(s) {missing[:_SHOWN]} of figure {spec.figure}")
+    record = tables.provenance(
+        stage="import",
+        **asdict(spec),
+        sources=sources(reading),
+        benchmark_provenance=tables.read_provenance(benchmark_path),
+    )
+    tables.write(mine.sort("problem_id", "sample_index"), output, tables.SAMPLES, record)

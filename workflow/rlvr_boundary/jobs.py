@@ -46,8 +46,16 @@ from pathlib import Path
 from typing import Any
 
 from rlvr_boundary import tables
-from rlvr_boundary.config import ConfigError, is_imported, n_samples, sampling_for, template_for
-from rlvr_boundary.layout import figure_pairs
+from rlvr_boundary.config import (
+    ConfigError,
+    grid_model,
+    is_imported,
+    n_samples,
+    origin_benchmark,
+    sampling_for,
+    template_for,
+)
+from rlvr_boundary.layout import figure_pairs, panels
 from rlvr_boundary.specs import Shard
 
 _DTYPE_BYTES = {"auto": 2, "bfloat16": 2, "float16": 2, "float32": 4}
@@ -109,7 +117,9 @@ def tensor_parallel_size(config: dict[str, Any], model: str) -> int:
 
 def problem_count(config: dict[str, Any], benchmark: str) -> int:
     """Problems in ``benchmark``: ``cluster.problems``, else the demo's generated count, else
-    the lines of its local jsonl."""
+    the lines of its local jsonl; a filtered benchmark's origin's (the filter's result is
+    known only once it has run)."""
+    benchmark = origin_benchmark(config, benchmark)
     known = _cluster(config)["problems"]
     if benchmark in known:
         return known[benchmark]
@@ -154,13 +164,17 @@ def time_limit_minutes(
     config: dict[str, Any], model: str, benchmark: str, samples_per_problem: int, attempt: int = 1
 ) -> int:
     """SLURM time limit of a sampling job: (startup + safety x generation) x attempt, capped."""
+    return _limit_minutes(config, generation_minutes(config, model, benchmark, samples_per_problem), attempt)
+
+
+def _limit_minutes(config: dict[str, Any], minutes: float | None, attempt: int) -> int:
+    """A GPU job's time limit from its expected work: (startup + safety x work) x attempt,
+    capped at ``max_job_hours``; the cap when the work cannot be sized."""
     cluster = _cluster(config)
     cap = math.ceil(cluster["max_job_hours"] * 60)
-    minutes = generation_minutes(config, model, benchmark, samples_per_problem)
     if minutes is None:
         return cap
-    first = math.ceil(cluster["startup_minutes"] + cluster["safety_factor"] * minutes)
-    return min(first * attempt, cap)
+    return min(math.ceil(cluster["startup_minutes"] + cluster["safety_factor"] * minutes) * attempt, cap)
 
 
 def shard_size(config: dict[str, Any], model: str, benchmark: str) -> int:
@@ -169,6 +183,7 @@ def shard_size(config: dict[str, Any], model: str, benchmark: str) -> int:
     ``shards`` lays out the seed shards with this size, so the DAG, the time limits and the
     plan all see the same jobs.
     """
+    benchmark = origin_benchmark(config, benchmark)  # a filtered benchmark's samples are its origin's
     size = config["benchmarks"][benchmark]["shard_size"]
     if model_sizing(config, model).params_b is None:
         return size
@@ -213,6 +228,8 @@ def sample_source(config: dict[str, Any], model: str, benchmark: str) -> str:
     whenever the model is evaluated on that one too (LiveCodeBench's paper window inside
     release_v5): those problems are never sampled twice. Otherwise it samples on its own.
     """
+    if "filter_of" in config["benchmarks"][benchmark]:
+        return origin_benchmark(config, benchmark)  # a filtered benchmark's samples are its origin's
     superset = config["benchmarks"][benchmark].get("subset_of")
     if superset is None or is_imported(config, model) or (model, superset) not in evaluated_pairs(config):
         return benchmark
@@ -279,3 +296,73 @@ def verify_rule_resources(config: dict[str, Any]) -> dict[str, Callable[..., int
         return verify_runtime_minutes(config, wildcards.model, wildcards.benchmark, int(wildcards.seed), attempt)
 
     return {"runtime": runtime}
+
+
+def figure_sample_pairs(config: dict[str, Any], figure: str) -> list[tuple[str, str, int | None]]:
+    """(model, benchmark, first shards) of every sampling a figure needs; None = all shards.
+
+    A filtered benchmark needs its origin's samples and the answer-only model's; an entropy
+    figure probes the first shard of each grid temperature and then draws one full run per
+    panel at the temperature chosen, which is known only after the probes: it is planned as
+    the highest grid temperature's run (the longest outputs); a perplexity figure scores the
+    first shard of its two models.
+    """
+    spec, needed = config["figures"][figure], {}
+
+    def need(model: str, benchmark: str, first: int | None) -> None:
+        have = needed.get((model, benchmark), 0)
+        needed[(model, benchmark)] = None if first is None or have is None else max(have, first)
+
+    for model, benchmark in figure_pairs(config, figure):
+        origin = origin_benchmark(config, benchmark)
+        need(model, origin, 1 if spec["kind"] == "perplexity" else None)
+        if origin != benchmark:
+            need(config["benchmarks"][benchmark]["guessing"]["model"], origin, None)
+    if spec["kind"] == "entropy":
+        for panel in panels(config, figure):
+            probed = panel.models[1]
+            for temperature in spec["temperatures"]:
+                need(grid_model(config, probed, temperature), panel.benchmark, 1)
+            need(grid_model(config, probed, max(spec["temperatures"])), panel.benchmark, None)
+    return [(model, benchmark, first) for (model, benchmark), first in needed.items()]
+
+
+def score_minutes(config: dict[str, Any], scorer: str, responses: int, benchmark: str) -> float | None:
+    """Expected time of a scoring job: one prefill pass over ``responses`` responses of the
+    benchmark's typical length, ``scoring_speedup`` times faster than generating them."""
+    tps = model_sizing(config, scorer).tokens_per_second
+    if tps is None:
+        return None
+    tokens = responses * mean_output_tokens(config, scorer, benchmark)
+    return tokens / (tps * _cluster(config)["scoring_speedup"]) / 60
+
+
+def score_time_limit_minutes(
+    config: dict[str, Any], scorer: str, responses: int, benchmark: str, attempt: int = 1
+) -> int:
+    """SLURM time limit of a scoring job, as for sampling."""
+    return _limit_minutes(config, score_minutes(config, scorer, responses, benchmark), attempt)
+
+
+def scored_responses(config: dict[str, Any], responses: str) -> tuple[str, int]:
+    """(benchmark, number of responses) of a score target's responses: a shard of samples,
+    or a reference file (planned as ``responses`` per figure problem)."""
+    parts = responses.split("/")
+    if parts[0] == "samples":
+        model, benchmark, seed = parts[1], parts[2], int(parts[3].removeprefix("seed"))
+        return benchmark, shard(config, model, benchmark, seed).size * problem_count(config, benchmark)
+    figure = config["figures"][parts[1]]
+    return figure["rows"][0], figure["responses"] * len(figure["problems"])
+
+
+def score_rule_resources(config: dict[str, Any]) -> dict[str, Callable[..., int]]:
+    """The score rule's ``resources:`` (wildcards scorer, responses): the scorer's GPUs and time limit."""
+
+    def gpu(wildcards: Any) -> int:
+        return tensor_parallel_size(config, wildcards.scorer)
+
+    def runtime(wildcards: Any, attempt: int) -> int:
+        benchmark, responses = scored_responses(config, wildcards.responses)
+        return score_time_limit_minutes(config, wildcards.scorer, responses, benchmark, attempt)
+
+    return {"gpu": gpu, "runtime": runtime}

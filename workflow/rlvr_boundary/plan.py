@@ -13,9 +13,8 @@ from typing import Any
 
 import polars as pl
 
-from rlvr_boundary import calibration, jobs
+from rlvr_boundary import calibration, dag, jobs
 from rlvr_boundary.config import ConfigError, deep_merge, is_imported, load_many, validate
-from rlvr_boundary.layout import figure_pairs
 
 
 def models_table(config: dict[str, Any], models: Sequence[str]) -> pl.DataFrame:
@@ -40,17 +39,23 @@ def models_table(config: dict[str, Any], models: Sequence[str]) -> pl.DataFrame:
     )
 
 
-def jobs_table(config: dict[str, Any], pairs: Sequence[tuple[str, str]]) -> pl.DataFrame:
-    """One row per sampling job of the (model, benchmark) pairs: size, tokens, hours, GPU-hours.
-    Imported models (``samples_from``) run no sampling job, and a pair cut from a superset's
-    samples (``subset_of``) plans that superset's jobs instead, once."""
+def jobs_table(config: dict[str, Any], pairs: Sequence[tuple[str, str, int | None]]) -> pl.DataFrame:
+    """One row per sampling job of the (model, benchmark, first shards) of ``jobs.figure_sample_pairs``
+    (None = all shards): size, tokens, hours, GPU-hours. Imported models (``samples_from``)
+    run no sampling job, and a pair cut from a superset's samples (``subset_of``) plans that
+    superset's jobs instead, once."""
     startup = config["cluster"]["startup_minutes"]
     rows: list[dict[str, Any]] = []
-    sampled = dict.fromkeys((m, jobs.sample_source(config, m, b)) for m, b in pairs if not is_imported(config, m))
-    for model, benchmark in sampled:
+    sampled: dict[tuple[str, str], int | None] = {}
+    for m, b, first in pairs:
+        if not is_imported(config, m):
+            key = (m, jobs.sample_source(config, m, b))
+            have = sampled.get(key, 0)
+            sampled[key] = None if first is None or have is None else max(have, first)
+    for (model, benchmark), first in sampled.items():
         sizing, problems = jobs.model_sizing(config, model), jobs.problem_count(config, benchmark)
         tokens_per_sample = jobs.mean_output_tokens(config, model, benchmark)
-        for shard in jobs.shards(config, model, benchmark):
+        for shard in jobs.shards(config, model, benchmark)[:first]:
             generation = jobs.generation_minutes(config, model, benchmark, shard.size)
             hours = None if generation is None else (startup + generation) / 60
             rows.append(
@@ -97,7 +102,8 @@ def figure_summary(config: dict[str, Any], figures: Sequence[str]) -> pl.DataFra
     budget_h = config["cluster"]["job_hours"]
     rows = []
     for figure in figures:
-        job_rows = jobs_table(config, figure_pairs(config, figure))
+        job_rows = jobs_table(config, jobs.figure_sample_pairs(config, figure))
+        scoring = score_table(config, figure)
         rows.append(
             {
                 "figure": figure,
@@ -110,9 +116,38 @@ def figure_summary(config: dict[str, Any], figures: Sequence[str]) -> pl.DataFra
                 "longest_job_h": job_rows["hours"].max(),
                 "jobs_over_job_hours": job_rows.filter(pl.col("limit_hours") > budget_h).height,
                 "unsized_jobs": job_rows.filter(~pl.col("sized")).height,
+                "scoring_jobs": scoring.height,
+                "scoring_gpu_hours": scoring.select(_sum_or_null("gpu_hours")).item() if scoring.height else 0.0,
             }
         )
-    return pl.DataFrame(rows, schema_overrides={"gpu_hours": pl.Float64, "longest_job_h": pl.Float64})
+    return pl.DataFrame(
+        rows, schema_overrides={"gpu_hours": pl.Float64, "longest_job_h": pl.Float64, "scoring_gpu_hours": pl.Float64}
+    )
+
+
+def score_table(config: dict[str, Any], figure: str) -> pl.DataFrame:
+    """One row per scoring job of a perplexity figure (none for other kinds): responses,
+    GPUs, expected hours and time limit."""
+    if config["figures"][figure]["kind"] != "perplexity":
+        return pl.DataFrame(schema={"scorer": pl.String, "responses": pl.String, "gpu_hours": pl.Float64})
+    startup = config["cluster"]["startup_minutes"]
+    rows = []
+    for box in dag.perplexity_boxes(config, figure):
+        benchmark, responses = jobs.scored_responses(config, box.responses)
+        minutes = jobs.score_minutes(config, box.scorer, responses, benchmark)
+        gpus = jobs.tensor_parallel_size(config, box.scorer)
+        rows.append(
+            {
+                "scorer": box.scorer,
+                "responses": box.responses,
+                "count": responses,
+                "gpus": gpus,
+                "hours": None if minutes is None else (startup + minutes) / 60,
+                "gpu_hours": None if minutes is None else (startup + minutes) / 60 * gpus,
+                "limit_hours": jobs.score_time_limit_minutes(config, box.scorer, responses, benchmark) / 60,
+            }
+        )
+    return pl.DataFrame(rows, schema_overrides={"hours": pl.Float64, "gpu_hours": pl.Float64})
 
 
 def _table_style() -> pl.Config:
@@ -140,8 +175,8 @@ def _speed_line(cluster: dict[str, Any]) -> str:
 def format_plan(config: dict[str, Any], figures: Sequence[str]) -> str:
     """The plan as text: assumptions, models, per-pair jobs of each figure, and the totals."""
     cluster = config["cluster"]
-    pairs = list(dict.fromkeys(p for f in figures for p in figure_pairs(config, f)))
-    models = list(dict.fromkeys(m for m, _ in pairs if not is_imported(config, m)))
+    pairs = list(dict.fromkeys(p for f in figures for p in jobs.figure_sample_pairs(config, f)))
+    models = list(dict.fromkeys(m for m, _, _ in pairs if not is_imported(config, m)))
     utilisation = config["sampling"].get("gpu_memory_utilization", 0.9)
     lines = [
         "Assumptions (config.yaml cluster:, sampling:):",
@@ -168,9 +203,20 @@ def format_plan(config: dict[str, Any], figures: Sequence[str]) -> str:
         for figure in figures:
             lines += [
                 f"Sampling jobs of {figure} per (model, benchmark):",
-                str(pairs_table(jobs_table(config, figure_pairs(config, figure)))),
+                str(pairs_table(jobs_table(config, jobs.figure_sample_pairs(config, figure)))),
                 "",
             ]
+            if config["figures"][figure]["kind"] == "entropy":
+                lines += [
+                    (
+                        f"  {figure}: grid models sample their first shard (the probes); each panel's full run at"
+                        " the chosen temperature is planned as the highest grid temperature's"
+                    ),
+                    "",
+                ]
+            scoring = score_table(config, figure)
+            if scoring.height:
+                lines += [f"Scoring jobs of {figure} (one prefill pass each):", str(scoring), ""]
         summary = figure_summary(config, figures)
         lines += [
             "Per figure (tokens generated, GPU-hours expected / as requested from SLURM):",

@@ -52,8 +52,19 @@ this is the model card's recommended usage, marked as our choice. The tokenizer 
 beginning-of-sentence token itself (prompts are tokenized with special tokens, as vLLM does).
 """
 
+QWEN_BOXED_DIRECT = (
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "<|im_start|>user\n{input}\nDo not reason or show any work: reply with only the final answer "
+    "within \\boxed{{}}.<|im_end|>\n<|im_start|>assistant\n"
+)
+"""The guessing filter's answer-only prompt (paper Appendix D.2: the base is prompted "to answer
+questions directly, without using chain-of-thought reasoning"). The paper does not print its
+prompt: this is ``qwen-boxed`` with the instruction turned around, our choice. A variant using
+it should also cap ``max_tokens`` (a few dozen), so a model that reasons anyway is cut short."""
+
 TEMPLATES: dict[str, str] = {
     "qwen-boxed": QWEN_BOXED,
+    "qwen-boxed-direct": QWEN_BOXED_DIRECT,
     "qwen25-math-cot": QWEN25_MATH_COT,
     "abel": ABEL_DAPO,
     "deepseek-r1-distill": DEEPSEEK_R1_DISTILL,

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from rlvr_boundary import tables
-from rlvr_boundary.engines import Completion, Request
+from rlvr_boundary.engines import Completion, Request, model_source
 from rlvr_boundary.progress import Progress
 from rlvr_boundary.prompts import StopRule, render, stop_rule
 from rlvr_boundary.specs import SampleSpec
@@ -67,13 +67,6 @@ def request_seed(base_seed: int, problem_id: str, sample_index: int) -> int:
     """A 63-bit per-request seed: distinct across problems and samples, stable everywhere."""
     digest = hashlib.blake2b(f"{base_seed}\x1f{problem_id}\x1f{sample_index}".encode(), digest_size=8)
     return int.from_bytes(digest.digest(), "big") & (2**63 - 1)
-
-
-def model_source(model: dict[str, Any]) -> tuple[str, str | None]:
-    """Where the engine loads weights from: a local folder, or a hub id at a revision."""
-    if "path" in model:
-        return model["path"], None
-    return model["hf_id"], model["revision"]
 
 
 def parts_dir(output: str | Path) -> Path:
@@ -273,25 +266,8 @@ def sample_shard(
 
 def sample(job: SampleSpec, benchmark_path: str | Path, output: str | Path, threads: int, cadence: Cadence) -> None:
     """The sample stage: one shard with the vLLM engine (configured for CPU when no GPU is present)."""
-    import torch
-
     from rlvr_boundary import engines
 
-    on_cpu = not torch.cuda.is_available()
-    if on_cpu:
-        engines.configure_cpu_runtime(threads)
-
-    def make_engine(spec: SampleSpec) -> engines.VllmEngine:
-        source, revision = model_source(spec.model)
-        return engines.VllmEngine(
-            source,
-            revision=revision,
-            tensor_parallel_size=spec.model.get("tensor_parallel_size", 1),
-            dtype=spec.sampling.get("dtype", "auto"),
-            max_model_len=spec.model.get("max_model_len") or spec.sampling.get("max_model_len"),
-            enforce_eager=spec.sampling.get("enforce_eager", False),
-            gpu_memory_utilization=spec.sampling.get("gpu_memory_utilization", 0.9),
-            enable_chunked_prefill=False if on_cpu else None,
-        )
-
-    sample_shard(job, benchmark_path, output, make_engine, cadence=cadence)
+    sample_shard(
+        job, benchmark_path, output, lambda spec: engines.load(spec.model, spec.sampling, threads), cadence=cadence
+    )

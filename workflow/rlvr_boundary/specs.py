@@ -191,6 +191,83 @@ class SolvableSpec:
     indices: tuple[int, ...] | None = None
 
 
+@dataclass(frozen=True)
+class Probe:
+    """One entropy table an entropy match reads: the reference model at its temperature, or
+    a candidate (the probed model at one grid temperature), on one benchmark."""
+
+    panel: int
+    benchmark: str
+    model: str
+    temperature: float
+    role: str
+
+
+@dataclass(frozen=True)
+class EntropyMatchSpec:
+    """Fig. 17's choice: per benchmark, the candidate temperature whose entropy is nearest the
+    reference's; entropy tables in the order of ``probes``."""
+
+    figure: str
+    probes: tuple[Probe, ...]
+
+
+@dataclass(frozen=True)
+class ScoreSpec:
+    """Score given responses under a model (prompt logprobs): the scorer's weights, its prompt
+    on the benchmark, the engine settings, and whose responses they are."""
+
+    scorer: str
+    model: dict[str, Any]
+    benchmark: str
+    template: str
+    responses: str
+    engine: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    """Y_GT of a perplexity figure: responses read from a file, kept for the figure's problems."""
+
+    figure: str
+    benchmark: str
+    format: str
+    path: str
+    match: str
+    problems: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class GuessFilterSpec:
+    """The guessing filter (Appendix D.2): drop problems whose answer-only accuracy lies in (0, below)."""
+
+    benchmark: str
+    origin: str
+    model: str
+    below: float
+
+
+@dataclass(frozen=True)
+class Box:
+    """One box of a perplexity panel: the scores of ``responses`` under ``scorer``, by file order."""
+
+    label: str
+    scorer: str
+    responses: str
+
+
+@dataclass(frozen=True)
+class PerplexityFigureSpec:
+    """Fig. 6: per configured problem, one box per (scorer, responses), score tables in box order."""
+
+    title: str
+    benchmark: str
+    problems: tuple[int, ...]
+    responses: int
+    boxes: tuple[Box, ...]
+    note: str | None = None
+
+
 Spec = TypeVar("Spec")
 
 

@@ -264,6 +264,69 @@ SOLVABLE = Schema(
         "indices": pl.String(),
     },
 )
+ENTROPY = Schema(
+    "sample entropy",
+    {"problem_id": pl.String(), "sample_index": pl.Int64(), "n_tokens": pl.Int64(), "entropy": pl.Float64()},
+)
+ENTROPY_MATCH = Schema(
+    "entropy match",
+    {
+        "panel": pl.Int64(),
+        "benchmark": pl.String(),
+        "reference": pl.String(),
+        "reference_temperature": pl.Float64(),
+        "reference_entropy": pl.Float64(),
+        "reference_entropy_se": pl.Float64(),
+        "model": pl.String(),
+        "temperature": pl.Float64(),
+        "entropy": pl.Float64(),
+        "entropy_se": pl.Float64(),
+        "samples": pl.Int64(),
+        "chosen": pl.Boolean(),
+    },
+)
+SCORE_STATUSES: dict[str, str] = {
+    "scored": "the response's tokens were scored",
+    "empty": "the response has no token to score",
+    "too_long": "prompt + response exceed the scorer's context; not scored",
+}
+SCORES = Schema(
+    "response scores",
+    {
+        "problem_id": pl.String(),
+        "sample_index": pl.Int64(),
+        "response_tokens": pl.Int64(),
+        "logprob": pl.Float64(),
+        "perplexity": pl.Float64(),
+        "status": pl.String(),
+    },
+    {"status": SCORE_STATUSES},
+)
+PERPLEXITY_POINTS = Schema(
+    "perplexity points",
+    {
+        "panel": pl.Int64(),
+        "problem_id": pl.String(),
+        "index": pl.Int64(),
+        "box": pl.String(),
+        "scorer": pl.String(),
+        "responses": pl.String(),
+        "sample_index": pl.Int64(),
+        "response_tokens": pl.Int64(),
+        "perplexity": pl.Float64(),
+    },
+)
+GUESS_FILTER = Schema(
+    "guessing filter",
+    {
+        "problem_id": pl.String(),
+        "index": pl.Int64(),
+        "n": pl.Int64(),
+        "c": pl.Int64(),
+        "accuracy": pl.Float64(),
+        "kept": pl.Boolean(),
+    },
+)
 SCHEMAS: dict[str, Schema] = {
     "math_benchmark": MATH_BENCHMARK,
     "code_benchmark": CODE_BENCHMARK,
@@ -279,6 +342,11 @@ SCHEMAS: dict[str, Schema] = {
     "pair_difference": PAIR_DIFFERENCE,
     "solvable_sets": SOLVABLE_SETS,
     "histogram": HISTOGRAM,
+    "entropy": ENTROPY,
+    "entropy_match": ENTROPY_MATCH,
+    "scores": SCORES,
+    "perplexity_points": PERPLEXITY_POINTS,
+    "guess_filter": GUESS_FILTER,
 }
 
 

@@ -24,6 +24,8 @@ wildcard_constraints:
     grader=one_of(rb_config.MATH_GRADERS),
     figure=one_of(dag.figures_of_kind(config, "passk")),
     histogram=one_of(dag.figures_of_kind(config, "histogram")),
+    entropy_figure=one_of(dag.figures_of_kind(config, "entropy")),
+    perplexity_figure=one_of(dag.figures_of_kind(config, "perplexity")),
     table=one_of(config["tables"]),
     seed=r"\d+",
 

@@ -19,6 +19,20 @@ rule demo_benchmark:
         " --seed {params.seed} --output {output:q} > {log:q} 2>&1"
 
 
+rule demo_worked_solutions:
+    """Each demo problem's worked solution as a response file: the demo's Y_GT for Fig. 6."""
+    input:
+        "data/demo/{benchmark}.jsonl",
+    output:
+        "data/demo/worked/{benchmark}.jsonl",
+    log:
+        "logs/demo/worked-{benchmark}.log",
+    conda:
+        "../../envs/sampling.yaml"
+    shell:
+        "python -m rlvr_boundary demo-worked --benchmark {input:q} --output {output:q} > {log:q} 2>&1"
+
+
 rule demo_model:
     """A tiny Qwen2 trained on the arithmetic task (or trained further from another demo model)."""
     input:

@@ -1,6 +1,8 @@
 localrules:
     figure,
     histogram_figure,
+    entropy_figure,
+    perplexity_figure,
     grader_figure,
     solvable_table,
 
@@ -64,6 +66,68 @@ rule histogram_figure:
     shell:
         "python -m rlvr_boundary histogram --spec {params.spec:q} --counts {input:q}"
         " --output {output.pdf:q} > {log:q} 2>&1"
+
+
+rule entropy_figure:
+    """Fig. 17: base and RL at their temperature, and RL at the grid temperature whose entropy matches the base's."""
+    input:
+        passk=lambda w: dag.figure_passk(config, w.entropy_figure),
+        matched=lambda w: dag.entropy_figure_matched(
+            config,
+            w.entropy_figure,
+            checkpoints.entropy_match.get(entropy_figure=w.entropy_figure).output.csv,
+        ),
+        match="results/entropy_match/{entropy_figure}.csv",
+    output:
+        pdf=report(
+            "figures/{entropy_figure}.pdf",
+            caption="../report/entropy.rst",
+            category="Figures",
+        ),
+        csv="figures/{entropy_figure}.csv",
+        entropy=report(
+            "figures/{entropy_figure}.entropy.csv",
+            caption="../report/entropy_match.rst",
+            category="Entropy",
+        ),
+        provenance="figures/{entropy_figure}.provenance.json",
+    log:
+        "logs/figure/{entropy_figure}.log",
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        spec=spec_json(lambda w: dag.entropy_figure_spec(config, w.entropy_figure)),
+        about=lambda w: dag.about(config, w.entropy_figure),
+    shell:
+        "python -m rlvr_boundary entropy-figure --spec {params.spec:q} --passk {input.passk:q}"
+        " --matched {input.matched:q} --match {input.match:q} --output {output.pdf:q} > {log:q} 2>&1"
+
+
+rule perplexity_figure:
+    """Fig. 6: boxplots of the perplexity of base, RL and reference responses under the base and RL models."""
+    input:
+        scores=lambda w: dag.perplexity_figure_scores(config, w.perplexity_figure),
+        table=lambda w: dag.perplexity_benchmark_table(config, w.perplexity_figure),
+    output:
+        pdf=report(
+            "figures/{perplexity_figure}.pdf",
+            caption="../report/perplexity.rst",
+            category="Figures",
+        ),
+        csv="figures/{perplexity_figure}.csv",
+        provenance="figures/{perplexity_figure}.provenance.json",
+    log:
+        "logs/figure/{perplexity_figure}.log",
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        spec=spec_json(
+            lambda w: dag.perplexity_figure_spec(config, w.perplexity_figure)
+        ),
+        about=lambda w: dag.about(config, w.perplexity_figure),
+    shell:
+        "python -m rlvr_boundary perplexity-figure --spec {params.spec:q} --scores {input.scores:q}"
+        " --benchmark-table {input.table:q} --output {output.pdf:q} > {log:q} 2>&1"
 
 
 rule grader_figure:

@@ -7,6 +7,8 @@ rule count:
         "results/counts/{grader}/{model}/{benchmark}.parquet",
     log:
         "logs/count/{grader}/{model}/{benchmark}.log",
+    wildcard_constraints:
+        benchmark=one_of(dag.original_benchmarks(config)),
     conda:
         "../../envs/verify.yaml"
     params:
