@@ -206,7 +206,8 @@ def test_a_sample_without_tokens_has_no_entropy() -> None:
     table = entropy.sample_entropy(samples)
     assert table["entropy"].to_list() == [None, 0.5, 1.5]
     mean, se, n = entropy.summary(table)
-    assert (mean, n) == (1.0, 2) and se == pytest.approx(0.5 / math.sqrt(2) * math.sqrt(2))
+    assert (mean, n) == (1.0, 2)
+    assert se == pytest.approx(np.std([0.5, 1.5], ddof=1) / math.sqrt(2))  # across the 2 problems' means
 
 
 def test_the_closest_temperature_wins_ties_go_low_and_nan_never() -> None:
@@ -291,7 +292,9 @@ def test_perplexity_boxes_follow_the_paper_and_y_gt_is_optional(paper: dict) -> 
     spec = dag.score_spec(paper, "simplerl-zoo-qwen2.5-7b", "samples/simplerl-zoo-qwen2.5-7b/aime24/seed0")
     assert (spec.benchmark, spec.template, spec.engine["dtype"]) == ("aime24", "qwen-boxed", "bfloat16")
     with pytest.raises(ConfigError, match="neither samples"):
-        dag.responses_benchmark(paper, "elsewhere/x")
+        jobs.responses_source(paper, "elsewhere/x")
+    assert jobs.responses_source(paper, "samples/qwen2.5-7b/aime24/seed3") == ("aime24", "qwen2.5-7b", 3)
+    assert jobs.scored_responses(paper, "references/fig6") == ("aime24", 32)
 
 
 @pytest.mark.engine

@@ -110,10 +110,6 @@ def entropy_path(model: str, benchmark: str, seed: int) -> str:
     return f"results/entropy/{model}/{benchmark}/seed{seed}.parquet"
 
 
-def entropy_match_path(figure: str) -> str:
-    return f"results/entropy_match/{figure}.csv"
-
-
 def responses_of_samples(model: str, benchmark: str, seed: int) -> str:
     """The ``{responses}`` of a score target for a shard of samples (``results/{responses}.parquet``)."""
     return f"samples/{model}/{benchmark}/seed{seed}"
@@ -719,20 +715,10 @@ def reference_spec(config: dict[str, Any], figure: str) -> ReferenceSpec:
     )
 
 
-def responses_benchmark(config: dict[str, Any], responses: str) -> str:
-    """The benchmark of a score target's responses."""
-    parts = responses.split("/")
-    if parts[0] == "samples" and len(parts) == 4:
-        return parts[2]
-    if parts[0] == "references" and len(parts) == 2:
-        return _perplexity_pair(config, parts[1])[0]
-    raise ConfigError(f"scores: {responses!r} is neither samples/<model>/<benchmark>/seed<S> nor references/<figure>")
-
-
 def score_inputs(config: dict[str, Any], scorer: str, responses: str) -> dict[str, Any]:
     return {
         "responses": f"results/{responses}.parquet",
-        "table": benchmark_table(responses_benchmark(config, responses)),
+        "table": benchmark_table(jobs.responses_source(config, responses)[0]),
         "weights": model_weights(config, scorer),
     }
 
@@ -744,7 +730,7 @@ ENGINE_KEYS = ("dtype", "enforce_eager", "max_model_len", "gpu_memory_utilizatio
 def score_spec(config: dict[str, Any], scorer: str, responses: str) -> ScoreSpec:
     if is_imported(config, scorer):
         raise ConfigError(f"models.{scorer}: an imported model has no weights here to score with")
-    benchmark = responses_benchmark(config, responses)
+    benchmark = jobs.responses_source(config, responses)[0]
     sampling = sampling_for(config, scorer)
     return ScoreSpec(
         scorer=scorer,

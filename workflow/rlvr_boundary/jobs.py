@@ -344,15 +344,26 @@ def score_time_limit_minutes(
     return _limit_minutes(config, score_minutes(config, scorer, responses, benchmark), attempt)
 
 
-def scored_responses(config: dict[str, Any], responses: str) -> tuple[str, int]:
-    """(benchmark, number of responses) of a score target's responses: a shard of samples,
-    or a reference file (planned as ``responses`` per figure problem)."""
+def responses_source(config: dict[str, Any], responses: str) -> tuple[str, str | None, int | None]:
+    """(benchmark, model, seed) of a score target's ``{responses}``: a shard of samples
+    (``samples/{model}/{benchmark}/seed{S}``), or a perplexity figure's reference file
+    (``references/{figure}``: its benchmark, no model or seed)."""
     parts = responses.split("/")
-    if parts[0] == "samples":
-        model, benchmark, seed = parts[1], parts[2], int(parts[3].removeprefix("seed"))
-        return benchmark, shard(config, model, benchmark, seed).size * problem_count(config, benchmark)
-    figure = config["figures"][parts[1]]
-    return figure["rows"][0], figure["responses"] * len(figure["problems"])
+    if parts[0] == "samples" and len(parts) == 4 and parts[3].removeprefix("seed").isdigit():
+        return parts[2], parts[1], int(parts[3].removeprefix("seed"))
+    if parts[0] == "references" and len(parts) == 2 and parts[1] in config["figures"]:
+        return config["figures"][parts[1]]["rows"][0], None, None
+    raise ConfigError(f"scores: {responses!r} is neither samples/<model>/<benchmark>/seed<S> nor references/<figure>")
+
+
+def scored_responses(config: dict[str, Any], responses: str) -> tuple[str, int]:
+    """(benchmark, number of responses) of a score target, for sizing: a shard's samples, or
+    ``responses`` per figure problem for a reference file."""
+    benchmark, model, seed = responses_source(config, responses)
+    if model is None or seed is None:
+        figure = config["figures"][responses.split("/")[1]]
+        return benchmark, figure["responses"] * len(figure["problems"])
+    return benchmark, shard(config, model, benchmark, seed).size * problem_count(config, benchmark)
 
 
 def score_rule_resources(config: dict[str, Any]) -> dict[str, Callable[..., int]]:
