@@ -14,7 +14,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[cpu,sampling,workflow,test,lint]"
+	$(PY) -m pip install --quiet -e ".[cpu,sampling,workflow,lab,test,lint]"
 	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton
 	# evalplus's own evaluator, for the tests that compare verdicts with it: its generation
 	# CLI pulls in API clients and tree-sitter; the evaluator needs only these three.

@@ -213,6 +213,17 @@ def _demo_model(args: argparse.Namespace) -> None:
     print(json.dumps(stats, indent=2))
 
 
+def _rl_train(args: argparse.Namespace) -> None:
+    import os
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: no spinning on shared cores
+    from rlvr_boundary import rl, tables
+
+    problems = tables.read_benchmark(args.problems)
+    log = rl.train(Path(args.init), problems, Path(args.output), args.spec, threads=args.threads)
+    print(log.tail(5))
+
+
 def _stage(
     sub: Any,
     name: str,
@@ -452,6 +463,19 @@ def build_parser() -> argparse.ArgumentParser:
         specs.SolvableSpec,
         _solvable,
         {"--counts": many | {"help": "count tables, in the order of spec.models"}, "--output": {}},
+    )
+    _stage(
+        sub,
+        "rl-train",
+        "RLVR with TRL (GRPO or RLOO), rewarded by the math verifier: checkpoints and a training log",
+        specs.RLSpec,
+        _rl_train,
+        {
+            "--init": {"help": "the model to train (a Hugging Face directory)"},
+            "--problems": {"help": "a prepared math benchmark table: the training prompts"},
+            "--threads": {"type": int, "default": 1, "required": False},
+            "--output": {"help": "directory: step{N}/ checkpoints and training_log.parquet"},
+        },
     )
     _stage(
         sub,

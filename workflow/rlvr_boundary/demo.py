@@ -270,7 +270,7 @@ def _fit(model: Any, tokenizer: Any, problems: Iterator[tuple[str, str, str]], s
     return sum(tail) / len(tail)
 
 
-def _save_atomically(output_dir: Path, model: Any, tokenizer: Any, stats: dict[str, Any]) -> dict[str, Any]:
+def save_model_atomically(output_dir: Path, model: Any, tokenizer: Any, stats: dict[str, Any]) -> dict[str, Any]:
     """Build the directory beside ``output_dir`` and rename it into place.
 
     A killed job then leaves either no model or a whole one, never a directory that loads
@@ -362,4 +362,4 @@ def train_model(
         "torch": torch.__version__,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    return _save_atomically(Path(output_dir), model, tokenizer, stats)
+    return save_model_atomically(Path(output_dir), model, tokenizer, stats)

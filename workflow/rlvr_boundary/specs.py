@@ -268,6 +268,24 @@ class PerplexityFigureSpec:
     note: str | None = None
 
 
+@dataclass(frozen=True)
+class RLSpec:
+    """One RLVR run of the lab: the algorithm, its schedule and rollouts, the checkpoint steps,
+    and the evaluation prompt the policy is trained with; ``beta`` > 0 adds the KL term."""
+
+    algorithm: str
+    steps: int
+    checkpoints: tuple[int, ...]
+    template: str
+    learning_rate: float = 3e-5
+    prompts_per_step: int = 8
+    rollouts: int = 8
+    temperature: float = 1.0
+    max_tokens: int = 64
+    beta: float = 0.0
+    seed: int = 0
+
+
 Spec = TypeVar("Spec")
 
 

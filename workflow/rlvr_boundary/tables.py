@@ -327,6 +327,20 @@ GUESS_FILTER = Schema(
         "kept": pl.Boolean(),
     },
 )
+TRAINING_LOG = Schema(
+    "rl training log",
+    {
+        "step": pl.Int64(),
+        "reward": pl.Float64(),
+        "reward_std": pl.Float64(),
+        "frac_reward_zero_std": pl.Float64(),
+        "mean_length": pl.Float64(),
+        "entropy": pl.Float64(),
+        "grad_norm": pl.Float64(),
+        "step_time": pl.Float64(),
+    },
+)
+
 SCHEMAS: dict[str, Schema] = {
     "math_benchmark": MATH_BENCHMARK,
     "code_benchmark": CODE_BENCHMARK,
@@ -347,6 +361,7 @@ SCHEMAS: dict[str, Schema] = {
     "scores": SCORES,
     "perplexity_points": PERPLEXITY_POINTS,
     "guess_filter": GUESS_FILTER,
+    "training_log": TRAINING_LOG,
 }
 
 
