@@ -7,7 +7,6 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from rlvr_boundary import rl, specs, tables
@@ -53,8 +52,10 @@ def test_training_log_keeps_step_rows_only() -> None:
     assert log.columns == list(tables.TRAINING_LOG.columns)
 
 
-def test_rejects_unknown_algorithm_and_checkpoints_outside_the_run(tmp_path: Path, tiny_model: Path) -> None:
-    problems = pl.DataFrame({"question": ["What is 1 + 2?"], "gold": ["3"]})
+def test_rejects_unknown_algorithm_and_checkpoints_outside_the_run(
+    tmp_path: Path, tiny_model: Path, arithmetic_table: Path
+) -> None:
+    problems = arithmetic_table
     with pytest.raises(ValueError, match=r"RLSpec.algorithm: unknown RL algorithm 'ppo'"):
         rl.train(tiny_model, problems, tmp_path / "x", replace(SPEC, algorithm="ppo"))
     with pytest.raises(ValueError, match=r"RLSpec.checkpoints: steps must lie in 1..3, got \[5\]"):
@@ -66,16 +67,16 @@ def test_rejects_unknown_algorithm_and_checkpoints_outside_the_run(tmp_path: Pat
 def test_a_short_run_writes_checkpoints_and_a_log_and_its_seed_fixes_the_weights(
     tmp_path: Path, tiny_model: Path, arithmetic_table: Path, algorithm: str
 ) -> None:
-    problems = tables.read_benchmark(arithmetic_table)
     spec = replace(SPEC, algorithm=algorithm)
     first, second = tmp_path / "a", tmp_path / "b"
-    log = rl.train(tiny_model, problems, first, spec)
-    rl.train(tiny_model, problems, second, spec)
+    log = rl.train(tiny_model, arithmetic_table, first, spec)
+    rl.train(tiny_model, arithmetic_table, second, spec)
     assert log["step"].to_list() == [1, 2, 3]
     assert log["reward"].is_between(0.0, 1.0).all() and (log["mean_length"] > 0).all()
     assert tables.read(first / "training_log.parquet", tables.TRAINING_LOG).equals(log)
     record = tables.read_provenance(first / "training_log.parquet")
-    assert record["training"]["algorithm"] == algorithm and record["problems"] == problems.height
+    assert record["training"]["algorithm"] == algorithm
+    assert record["problems"]["sha256"] == tables.sha256_file(arithmetic_table) and record["problems"]["rows"] == 10
     for step in spec.checkpoints:
         stats = json.loads((first / f"step{step}" / "demo_training.json").read_text())
         assert stats["total_steps"] == step

@@ -217,10 +217,9 @@ def _rl_train(args: argparse.Namespace) -> None:
     import os
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: no spinning on shared cores
-    from rlvr_boundary import rl, tables
+    from rlvr_boundary import rl
 
-    problems = tables.read_benchmark(args.problems)
-    log = rl.train(Path(args.init), problems, Path(args.output), args.spec, threads=args.threads)
+    log = rl.train(Path(args.init), Path(args.problems), Path(args.output), args.spec, threads=args.threads)
     print(log.tail(5))
 
 

@@ -17,7 +17,6 @@ aggregation), ``rloo`` is ``RLOOTrainer`` (leave-one-out baseline).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -70,8 +69,8 @@ def training_log(log_history: Sequence[dict[str, Any]]) -> pl.DataFrame:
     return tables.check(frame, tables.TRAINING_LOG, "log_history")
 
 
-def train(init: Path, problems: pl.DataFrame, output: Path, spec: RLSpec, threads: int = 2) -> pl.DataFrame:
-    """Train ``init`` on ``problems`` (a math benchmark table) and return the training log.
+def train(init: Path, problems_table: Path, output: Path, spec: RLSpec, threads: int = 2) -> pl.DataFrame:
+    """Train ``init`` on the problems of a prepared math benchmark table; return the training log.
 
     Writes ``output/step{N}`` for each of ``spec.checkpoints`` and
     ``output/training_log.parquet``. Each step samples ``spec.rollouts`` completions for each
@@ -86,6 +85,7 @@ def train(init: Path, problems: pl.DataFrame, output: Path, spec: RLSpec, thread
     bad = sorted(s for s in spec.checkpoints if not 1 <= s <= spec.steps)
     if bad or not spec.checkpoints:
         raise ValueError(f"RLSpec.checkpoints: steps must lie in 1..{spec.steps}, got {bad or 'none'}")
+    problems = tables.read_benchmark(problems_table)
     torch.set_num_threads(threads)
     started = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(init)
@@ -123,11 +123,10 @@ def train(init: Path, problems: pl.DataFrame, output: Path, spec: RLSpec, thread
     record = tables.provenance(
         stage="rl",
         training=training,
-        problems=len(problems),
+        problems={"path": str(problems_table), "sha256": tables.sha256_file(problems_table), "rows": problems.height},
         seconds=round(time.perf_counter() - started, 1),
     )
     tables.write_parquet(log, output / "training_log.parquet", record)
-    (output / "rl_training.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     return log
 
 
