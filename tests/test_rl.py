@@ -70,7 +70,11 @@ def test_a_short_run_writes_checkpoints_and_a_log_and_its_seed_fixes_the_weights
     spec = replace(SPEC, algorithm=algorithm)
     first, second = tmp_path / "a", tmp_path / "b"
     log = rl.train(tiny_model, arithmetic_table, first, spec)
-    rl.train(tiny_model, arithmetic_table, second, spec)
+    again_log = rl.train(tiny_model, arithmetic_table, second, spec)
+    other_seed = rl.train(tiny_model, arithmetic_table, tmp_path / "c", replace(spec, seed=1))
+    # the rollouts themselves are fixed by the seed (this holds even when no reward moves the weights)
+    assert again_log.drop("step_time").equals(log.drop("step_time"))
+    assert not other_seed.drop("step_time").equals(log.drop("step_time"))
     assert log["step"].to_list() == [1, 2, 3]
     assert log["reward"].is_between(0.0, 1.0).all() and (log["mean_length"] > 0).all()
     assert tables.read(first / "training_log.parquet", tables.TRAINING_LOG).equals(log)
