@@ -24,10 +24,12 @@ $(STAMP): pyproject.toml
 # Rules call `python -m rlvr_boundary`: the venv's bin must come first on PATH.
 ACTIVATE := . $(VENV)/bin/activate &&
 
-# The demo's figures, tables, statistics and lucky-guess pages, then the report of all of them.
+# The laptop lab's figures, tables, statistics and lucky-guess pages, then the report of all of
+# them. LAB=overlay.yaml adds an overlay (CI: LAB=profiles/demo/reduced.yaml, the reduced lab).
+LAB_CONFIG := $(if $(LAB),--configfile config.yaml profiles/demo/overlay.yaml $(LAB))
 demo: $(STAMP)
-	$(ACTIVATE) snakemake --profile profiles/demo demo \
-	  && snakemake --profile profiles/demo demo --report figures/report.html
+	$(ACTIVATE) snakemake --profile profiles/demo demo $(LAB_CONFIG) \
+	  && snakemake --profile profiles/demo demo $(LAB_CONFIG) --report figures/report.html
 
 test: $(STAMP)
 	$(ACTIVATE) python -m pytest

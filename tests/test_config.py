@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -51,6 +53,7 @@ def test_paper_config_has_the_code_experiments(paper: dict) -> None:
     assert config.source_kind(paper, "humanevalplus") == "local"
     assert paper["tables"]["table5"] == {
         "title": paper["tables"]["table5"]["title"],
+        "kind": "solvable",
         "benchmark": "livecodebench_full",
         "models": ["qwen2.5-7b-instruct-1m", "coder1-zero-qwen2.5-7b"],
         "indices": [400, 450],
@@ -102,6 +105,43 @@ def test_shards_cover_n_and_raising_n_only_appends(paper: dict) -> None:
         ),
         ({"tables": {"table5": {"benchmark": "lcb"}}}, "tables.table5.benchmark: unknown benchmark 'lcb'"),
         ({"verify": {"grader": "lenient"}}, "verify.grader"),
+        (
+            {"training_runs": {"grpo": {"label": "GRPO", "base": "qwen2.5-7b", "checkpoints": {"150": {}}}}},
+            "training_runs.grpo.checkpoints.150",
+        ),
+        (
+            {"training_runs": {"grpo": {"label": "GRPO", "base": "nope", "checkpoints": {"150": {"path": "c"}}}}},
+            "training_runs.grpo.base: 'nope' is not a configured sampled model",
+        ),
+        (
+            {"training_runs": {"grpo": {"label": "GRPO", "base": "qwen2.5-7b"}}},
+            "training_runs.grpo.checkpoints: required (not a run of demo.rl)",
+        ),
+        (
+            {
+                "training_runs": {"grpo": {"label": "GRPO", "base": "qwen2.5-7b", "checkpoints": {"1": {"path": "c"}}}},
+                "figures": {"f18": {"kind": "training", "title": "t", "runs": ["ppo"]}},
+            },
+            "figures.f18.runs.0: unknown training run 'ppo'",
+        ),
+        (
+            {"figures": {"f18": {"kind": "training", "title": "t", "rows": ["math500"], "runs": []}}},
+            "figures.f18",
+        ),
+        (
+            {
+                "tables": {
+                    "t2": {
+                        "kind": "boundary",
+                        "title": "t",
+                        "benchmarks": ["math500"],
+                        "models": ["qwen2.5-7b"],
+                        "base": "x",
+                    }
+                }
+            },
+            "tables.t2.base: 'x' is not one of the table's models",
+        ),
         (
             {
                 "models": {
@@ -159,3 +199,34 @@ def test_demo_overlay_validates_on_top_of_the_paper_config() -> None:
     merged = config.load(PROJECT / "config.yaml", overlay)
     assert merged["figures"]["fig2"]["rows"] == ["arith-add", "arith-mixed"]
     assert layout.figure_pairs(merged, "fig2")[0] == ("tiny-base", "arith-add")
+
+
+def test_lab_runs_become_checkpoint_models_with_the_paths_rl_train_writes() -> None:
+    text = (PROJECT / "profiles/demo/overlay.yaml").read_text()
+    overlay = yaml.safe_load(text)
+    merged = config.load(PROJECT / "config.yaml", overlay)
+    grpo = merged["training_runs"]["grpo"]
+    steps = merged["demo"]["rl"]["grpo"]["checkpoints"]
+    assert grpo["checkpoints"] == {str(s): {"path": f"data/demo/rl/grpo/step{s}"} for s in steps}
+    assert grpo["log"] == "data/demo/rl/grpo/training_log.parquet"
+    model = merged["models"][f"grpo-step{steps[-1]}"]
+    assert (model["role"], model["checkpoint_of"], model["template"]) == ("rl", "grpo", "qwen-boxed")
+    assert model["path"] == f"data/demo/rl/grpo/step{steps[-1]}"
+    assert config.validate(merged) == merged  # idempotent
+    with pytest.raises(
+        config.ConfigError, match=re.escape("training_runs.grpo: a run of demo.rl lists what rl_train writes")
+    ):
+        config.load(
+            PROJECT / "config.yaml",
+            config.deep_merge(yaml.safe_load(text), {"training_runs": {"grpo": {"checkpoints": {"5": {"path": "x"}}}}}),
+        )
+    with pytest.raises(config.ConfigError, match=re.escape("demo.rl.grpo.checkpoints: steps must lie in 1..80")):
+        config.load(
+            PROJECT / "config.yaml",
+            config.deep_merge(yaml.safe_load(text), {"demo": {"rl": {"grpo": {"checkpoints": [81]}}}}),
+        )
+    with pytest.raises(config.ConfigError, match=re.escape("demo.distill.tiny-distilled.teacher: 'nobody'")):
+        config.load(
+            PROJECT / "config.yaml",
+            config.deep_merge(yaml.safe_load(text), {"demo": {"distill": {"tiny-distilled": {"teacher": "nobody"}}}}),
+        )

@@ -39,7 +39,8 @@ def test_benchmark_is_deterministic_and_well_formed(tmp_path: Path, kind: str) -
     assert a.read_bytes() != c.read_bytes()
     rows = _rows(a)
     assert [row["id"] for row in rows] == list(range(40))
-    assert all(set(row) == {"id", "problem", "answer"} for row in rows)
+    assert all(set(row) == {"id", "problem", "answer", "steps"} for row in rows)
+    assert all(row["steps"] == len(row["problem"].split(" ")) // 2 - 1 for row in rows)
     assert all(isinstance(row["problem"], str) and isinstance(row["answer"], str) for row in rows)
     assert len({row["problem"] for row in rows}) == 40
     assert all(row["answer"] == str(_value(row["problem"])) for row in rows)
@@ -84,6 +85,62 @@ def test_training_stream_never_yields_benchmark_problems(tmp_path: Path) -> None
     assert held_out & {next(unfiltered)[0] for _ in range(20_000)}, "exclusion is never exercised"
     filtered = demo.training_problems("s", held_out)
     assert not held_out & {next(filtered)[0] for _ in range(20_000)}
+
+
+def test_train_split_is_disjoint_from_the_test_splits_and_spans_every_difficulty(tmp_path: Path) -> None:
+    tests = [tmp_path / "add.jsonl", tmp_path / "mixed.jsonl"]
+    demo.write_benchmark(tests[0], n_problems=40, seed=11, kind="add")
+    demo.write_benchmark(tests[1], n_problems=40, seed=12, kind="mixed")
+    train, again = tmp_path / "train.jsonl", tmp_path / "again.jsonl"
+    demo.write_benchmark(train, n_problems=400, seed=13, kind="train", exclude=tests)
+    demo.write_benchmark(again, n_problems=400, seed=13, kind="train", exclude=tests)
+    assert train.read_bytes() == again.read_bytes()
+    rows = _rows(train)
+    assert not {row["problem"] for row in rows} & demo.read_questions(tests)
+    assert len({row["problem"] for row in rows}) == 400
+    assert all(row["answer"] == str(_value(row["problem"])) for row in rows)
+    by_steps = {s: sum(row["steps"] == s for row in rows) for s in (1, 2, 3)}
+    assert min(by_steps.values()) >= 60, by_steps  # graded difficulty: 1 to 3 operations
+    assert any(" - " in row["problem"] for row in rows) and any(" - " not in row["problem"] for row in rows)
+
+
+def test_diverse_solutions_mix_right_and_wrong_habits() -> None:
+    """The lab's base learns from worked, short, slipped, terse and guessed solutions: on
+    multi-step problems the worked, terse and guessed ones state the gold answer, a short one
+    (first step only) and a slip do not, and the mix is the configured one."""
+    import random
+
+    from rlvr_boundary.verify.math import verify
+
+    rng = random.Random(0)
+    problems = demo.training_problems("styles", set())
+    seen: dict[str, list[bool]] = {style: [] for style, _ in demo._DIVERSE_MIX}
+    while sum(map(len, seen.values())) < 4000:
+        question, answer, _ = next(problems)
+        if question.count(" + ") + question.count(" - ") < 2:
+            continue  # one-step problems: a short solution is the worked one
+        response = demo.diverse_solution(question, answer, rng)
+        correct = verify(response, answer).correct
+        if response.startswith("The answer is"):
+            style = "guess"
+        elif response.startswith("Start at"):
+            style = "terse"
+        elif response == demo.worked_solution(question):
+            style = "worked"
+        else:
+            style = "short" if response.count(" = ") == 1 else "slip"
+        seen[style].append(correct)
+    share = {style: len(v) / 4000 for style, v in seen.items()}
+    for style, weight in demo._DIVERSE_MIX:
+        assert abs(share[style] - weight) < 0.03, (style, share)
+    assert all(seen["worked"]) and all(seen["terse"]) and all(seen["guess"])  # each states the gold answer
+    assert sum(seen["slip"]) / len(seen["slip"]) < 0.02  # a slip carries its error to the end
+    assert sum(seen["short"]) / len(seen["short"]) < 0.1  # stopping early is (almost) never right
+
+
+def test_diverse_training_stream_rejects_an_unknown_style() -> None:
+    with pytest.raises(ValueError, match="solutions: unknown style 'noisy'"):
+        next(demo.training_problems("s", set(), "noisy"))
 
 
 @pytest.fixture(scope="module")

@@ -190,9 +190,26 @@ MINI_OVERLAY = {
     "demo": {
         "figures": ["fig2", "hist"],
         "tables": ["solvable"],
-        "benchmarks": {"mini": {"kind": "add", "problems": 8, "seed": 5}},
+        "benchmarks": {
+            "mini": {"kind": "add", "problems": 8, "seed": 5},
+            "mini-train": {"kind": "train", "problems": 6, "seed": 6},
+        },
         "models": {"short": {"steps": 20, "seed": 0}, "longer": {"steps": 20, "seed": 0, "init_from": "short"}},
+        # The lab's RL stage at its smallest: 2 GRPO steps of 2 prompts x 2 rollouts.
+        "rl": {
+            "tinyrl": {
+                "algorithm": "grpo",
+                "init": "short",
+                "problems": "mini-train",
+                "steps": 2,
+                "checkpoints": [1, 2],
+                "prompts_per_step": 2,
+                "rollouts": 2,
+                "max_tokens": 24,
+            }
+        },
     },
+    "training_runs": {"tinyrl": {"label": "tiny GRPO", "base": "short", "algorithm": "GRPO"}},
     "models": {
         "short": {
             "path": "data/demo/models/short",
@@ -225,6 +242,13 @@ MINI_OVERLAY = {
             "fields": {"id": "id", "question": "problem"},
             "gold": {"field": "answer", "extract": "none"},
             "n": 4,
+            "shard_size": 2,
+        },
+        "mini-train": {
+            "local": {"path": "data/demo/mini-train.jsonl"},
+            "fields": {"id": "id", "question": "problem"},
+            "gold": {"field": "answer", "extract": "none"},
+            "n": 2,
             "shard_size": 2,
         },
         "mini-filtered": {"filter_of": "mini", "guessing": {"model": "short.answer-only", "below": 0.5}},
@@ -293,6 +317,13 @@ MINI_OVERLAY = {
             "rows": ["mini"],
             "columns": [{"title": "tiny", "models": ["short", "longer"]}],
         },
+        # The lab's analyses: pass@k over RL steps (Fig. 1 right), training curves (Fig. 18).
+        "steps": {
+            "title": "mini RL steps",
+            "rows": ["mini-train"],
+            "columns": [{"title": "tiny GRPO", "models": ["short", "tinyrl-step1", "tinyrl-step2"]}],
+        },
+        "curves": {"title": "mini training curves", "kind": "training", "runs": ["tinyrl"]},
     },
     "stats": {"resamples": 200},
     "lucky_guesses": {"below": 0.5, "examples": {"mini": [0]}},
@@ -302,7 +333,14 @@ MINI_OVERLAY = {
             "benchmark": "lcb-mini-full",
             "models": ["short", "longer"],
             "indices": [0, 6],
-        }
+        },
+        "boundary": {
+            "kind": "boundary",
+            "title": "mini Table 2",
+            "benchmarks": ["mini-train"],
+            "models": ["short", "tinyrl-step2"],
+            "base": "short",
+        },
     },
 }
 
@@ -338,6 +376,9 @@ def mini_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "figures/code.pdf",
         "results/stats/pairs/paper/mini/short/longer.csv",
         *(f"figures/fig{n}.pdf" for n in (6, 12, 16, 17)),
+        "figures/steps.pdf",
+        "figures/curves.pdf",
+        "figures/boundary.csv",
     ]
     snakemake(*targets, *mini_args(work), cwd=work)
     return work
@@ -747,3 +788,32 @@ def test_mini_perplexity_figure_scores_base_rl_and_reference(mini_run: Path) -> 
     assert all("The answer is \\boxed{" in text for text in reference["response"])
     record = tables.read_provenance(mini_run / "results/scores/short/references/fig6.parquet")
     assert record["scorer"] == "short" and record["responses_provenance"]["stage"] == "import"
+
+
+def test_mini_lab_trains_checkpoints_and_builds_its_analyses(mini_run: Path) -> None:
+    """rl_train's checkpoints are models the DAG samples; the training-curve figure and the
+    boundary table are made from the run's log and the checkpoints' counts."""
+    from rlvr_boundary import passk as passk_maths
+
+    train = [json.loads(line) for line in (mini_run / "data/demo/mini-train.jsonl").read_text().splitlines()]
+    test = {json.loads(line)["problem"] for line in (mini_run / "data/demo/mini.jsonl").read_text().splitlines()}
+    assert len(train) == 6 and not {row["problem"] for row in train} & test
+    for step in (1, 2):
+        trained = json.loads((mini_run / f"data/demo/rl/tinyrl/step{step}/demo_training.json").read_text())
+        assert (trained["algorithm"], trained["total_steps"]) == ("grpo", step)
+    log = tables.read(mini_run / "data/demo/rl/tinyrl/training_log.parquet", tables.TRAINING_LOG)
+    assert log["step"].to_list() == [1, 2]
+    curves = pl.read_csv(mini_run / "figures/curves.csv")
+    assert curves.filter(pl.col("metric") == "reward")["value"].to_list() == pytest.approx(log["reward"].to_list())
+    assert (mini_run / "figures/steps.pdf").stat().st_size > 1000
+    table = pl.read_csv(mini_run / "figures/boundary.csv")
+    for row in table.iter_rows(named=True):
+        counts = tables.read(mini_run / f"results/counts/ours/{row['model']}/mini-train.parquet", tables.COUNTS)
+        assert row["k"] == 2
+        assert row["pass_at_1"] == pytest.approx(passk_maths.pass_at_k(counts["n"], counts["c"], 1).mean())
+        assert row["pass_at_k"] == pytest.approx(passk_maths.pass_at_k(counts["n"], counts["c"], 2).mean())
+    base, rl = table.row(0, named=True), table.row(1, named=True)
+    assert base["delta_se"] is None
+    assert rl["delta_se"] == pytest.approx(base["pass_at_k"] - rl["pass_at_1"])
+    sampled = tables.read_provenance(mini_run / "results/samples/tinyrl-step2/mini-train/seed0.parquet")
+    assert sampled["model_spec"]["path"] == "data/demo/rl/tinyrl/step2"

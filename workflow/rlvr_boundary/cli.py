@@ -184,10 +184,28 @@ def _solvable(args: argparse.Namespace) -> None:
     figures.write_solvable(args.counts, spec.models, spec.labels, spec.indices, args.output)
 
 
+def _boundary_table(args: argparse.Namespace) -> None:
+    from rlvr_boundary import runs
+
+    runs.write_boundary_table(args.spec, args.counts, args.output)
+
+
+def _training_figure(args: argparse.Namespace) -> None:
+    from rlvr_boundary import runs
+
+    runs.training_figure(args.spec, args.logs, args.output)
+
+
 def _demo_benchmark(args: argparse.Namespace) -> None:
     from rlvr_boundary import demo
 
-    demo.write_benchmark(Path(args.output), n_problems=args.problems, seed=args.seed, kind=args.kind)
+    demo.write_benchmark(
+        Path(args.output),
+        n_problems=args.problems,
+        seed=args.seed,
+        kind=args.kind,
+        exclude=[Path(p) for p in args.exclude],
+    )
 
 
 def _demo_worked(args: argparse.Namespace) -> None:
@@ -208,6 +226,7 @@ def _demo_model(args: argparse.Namespace) -> None:
         seed=args.seed,
         init_from=Path(args.init_from) if args.init_from else None,
         exclude=[Path(p) for p in args.exclude],
+        solutions=args.solutions,
         threads=args.threads,
     )
     print(json.dumps(stats, indent=2))
@@ -221,6 +240,22 @@ def _rl_train(args: argparse.Namespace) -> None:
 
     log = rl.train(Path(args.init), Path(args.problems), Path(args.output), args.spec, threads=args.threads)
     print(log.tail(5))
+
+
+def _demo_distill(args: argparse.Namespace) -> None:
+    from rlvr_boundary import distill
+
+    stats = distill.distill(
+        Path(args.student),
+        args.benchmark,
+        args.samples,
+        args.verdicts,
+        Path(args.output),
+        steps=args.steps,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    print(json.dumps(stats, indent=2))
 
 
 def _stage(
@@ -465,6 +500,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _stage(
         sub,
+        "boundary-table",
+        "Tables 2/3: pass@1 and pass@k per model and benchmark with Delta-SE against the base (CSV)",
+        specs.BoundaryTableSpec,
+        _boundary_table,
+        {"--counts": many | {"help": "count tables: per model (spec order), per benchmark"}, "--output": {}},
+    )
+    _stage(
+        sub,
+        "training-figure",
+        "Fig. 18: training curves of RL runs from their training logs (PDF + CSV)",
+        specs.TrainingFigureSpec,
+        _training_figure,
+        {"--logs": many | {"help": "training-log tables, in the order of spec.runs"}, "--output": {}},
+    )
+    _stage(
+        sub,
         "rl-train",
         "RLVR with TRL (GRPO or RLOO), rewarded by the math verifier: checkpoints and a training log",
         specs.RLSpec,
@@ -478,6 +529,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _stage(
         sub,
+        "demo-distill",
+        "fine-tune a demo model on a teacher's correct samples (the lab's distillation)",
+        None,
+        _demo_distill,
+        {
+            "--student": {"help": "the model to fine-tune (a demo model directory)"},
+            "--benchmark": {"help": "the prepared benchmark table the teacher was sampled on"},
+            "--samples": {"nargs": "+", "help": "the teacher's sample shards"},
+            "--verdicts": {"nargs": "+", "help": "their verdict shards, in the same order"},
+            "--steps": {"type": int},
+            "--seed": {"type": int, "default": 0, "required": False},
+            "--threads": {"type": int, "default": 1, "required": False},
+            "--output": {},
+        },
+    )
+    _stage(
+        sub,
         "demo-benchmark",
         "write the synthetic arithmetic benchmark (jsonl)",
         None,
@@ -486,6 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--kind": {},
             "--problems": {"type": int},
             "--seed": {"type": int, "default": 0, "required": False},
+            "--exclude": {"nargs": "*", "default": [], "required": False},
             "--output": {},
         },
     )
@@ -508,6 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--seed": {"type": int, "default": 0, "required": False},
             "--init-from": {"default": None, "required": False},
             "--exclude": {"nargs": "*", "default": [], "required": False},
+            "--solutions": {"default": "clean", "required": False},
             "--threads": {"type": int, "default": 1, "required": False},
             "--output": {},
         },

@@ -59,6 +59,7 @@ def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
     if error is not None:
         raise ConfigError(f"{source}: {_dotted(error.absolute_path)}: {error.message}")
     _fill_defaults(config, schema())
+    _expand_checkpoints(config, source)
     _expand_variants(config, source)
     _derive_filtered(config, source)
     _check_references(config, source)
@@ -89,6 +90,71 @@ def grid_model(config: dict[str, Any], model: str, temperature: float) -> str:
 def _describe(variant: dict[str, Any]) -> str:
     words = {"temperature": "T = {}", "top_p": "top-p {}", "template": "prompt {}", "max_tokens": "{} tokens"}
     return ", ".join(text.format(variant[key]) for key, text in words.items() if key in variant)
+
+
+CHECKPOINT_WEIGHTS = ("path", "hf_id", "revision")
+LAB_RL_DIR = "data/demo/rl"
+"""Where rule rl_train writes run ``r``: ``{LAB_RL_DIR}/r/step{N}`` and its training log."""
+
+
+def lab_run_paths(run: str, steps: Sequence[int]) -> tuple[dict[str, dict[str, str]], str]:
+    """The checkpoints and log a ``training_runs`` entry names for the lab's run ``run``."""
+    return {str(s): {"path": f"{LAB_RL_DIR}/{run}/step{s}"} for s in steps}, f"{LAB_RL_DIR}/{run}/training_log.parquet"
+
+
+def checkpoint_model(run: str, step: int | str) -> str:
+    """The model name of a training run's checkpoint."""
+    return f"{run}-step{step}"
+
+
+def _fill_lab_run(run: str, spec: dict[str, Any], lab: dict[str, Any], where: str) -> None:
+    """A lab run's checkpoints and log are what rule rl_train writes for ``demo.rl.{run}``:
+    filled in when left out, a ConfigError when listed otherwise."""
+    checkpoints, log = lab_run_paths(run, lab["checkpoints"])
+    listed = {str(k): v for k, v in spec.get("checkpoints", checkpoints).items()}
+    if listed != checkpoints or spec["log"] not in (None, log):
+        raise ConfigError(
+            f"{where}: a run of demo.rl lists what rl_train writes (checkpoints {checkpoints}, log {log!r}); leave both out"
+        )
+    if spec["base"] != lab["init"]:
+        raise ConfigError(f"{where}.base: {spec['base']!r}, but demo.rl.{run} starts from {lab['init']!r}")
+    spec.update(checkpoints=checkpoints, log=log)
+
+
+def _expand_checkpoints(config: dict[str, Any], source: str) -> None:
+    """The lab's RL runs (``demo.rl``) are checked and their ``training_runs`` entries filled
+    in; then every checkpoint of ``training_runs`` becomes the model ``{run}-step{N}``: its base
+    model's prompt and settings (not its variants or imported samples) with the checkpoint's
+    weights, role ``rl`` and ``checkpoint_of`` naming the run. Idempotent."""
+    models, demo = config["models"], config.get("demo", {})
+    lab = demo.get("rl", {})
+    for run, spec in lab.items():
+        where = f"{source}: demo.rl.{run}"
+        if spec["init"] not in demo.get("models", {}):
+            raise ConfigError(f"{where}.init: {spec['init']!r} is not one of demo.models")
+        if spec["problems"] not in demo.get("benchmarks", {}):
+            raise ConfigError(f"{where}.problems: {spec['problems']!r} is not one of demo.benchmarks")
+        if any(not 1 <= s <= spec["steps"] for s in spec["checkpoints"]):
+            raise ConfigError(f"{where}.checkpoints: steps must lie in 1..{spec['steps']}")
+    for run, spec in config["training_runs"].items():
+        if run in lab:
+            _fill_lab_run(run, spec, lab[run], f"{source}: training_runs.{run}")
+        if "checkpoints" not in spec:
+            raise ConfigError(f"{source}: training_runs.{run}.checkpoints: required (not a run of demo.rl)")
+        spec["checkpoints"] = {str(step): weights for step, weights in spec["checkpoints"].items()}  # YAML ints
+        base = models.get(spec["base"])
+        if base is None or "variant_of" in base or "samples_from" in base:
+            raise ConfigError(f"{source}: training_runs.{run}.base: {spec['base']!r} is not a configured sampled model")
+        for step, weights in spec["checkpoints"].items():
+            name = checkpoint_model(run, step)
+            if name in models and models[name].get("checkpoint_of") != run:
+                raise ConfigError(
+                    f"{source}: training_runs.{run}.checkpoints.{step}: model {name!r} is already configured"
+                )
+            entry = {k: copy.deepcopy(v) for k, v in base.items() if k not in (*CHECKPOINT_WEIGHTS, "variants")}
+            entry.update(copy.deepcopy(weights))
+            entry.update(label=f"{spec['label']}, step {step}", role="rl", checkpoint_of=run)
+            models[name] = entry
 
 
 def _expand_variants(config: dict[str, Any], source: str) -> None:
@@ -218,6 +284,11 @@ def _check_references(config: dict[str, Any], source: str) -> None:
         if benchmarks[superset]["kind"] != bench["kind"]:
             raise ConfigError(f"{where}: {superset!r} is a {benchmarks[superset]['kind']} benchmark, {name!r} is not")
     for fig, figure in config["figures"].items():
+        if figure["kind"] == "training":
+            for i, run in enumerate(figure["runs"]):
+                if run not in config["training_runs"]:
+                    raise ConfigError(f"{source}: figures.{fig}.runs.{i}: unknown training run {run!r}")
+            continue
         for i, bench in enumerate(figure["rows"]):
             if bench not in benchmarks:
                 raise ConfigError(f"{source}: figures.{fig}.rows.{i}: unknown benchmark {bench!r}")
@@ -234,16 +305,36 @@ def _check_references(config: dict[str, Any], source: str) -> None:
     for name in config.get("demo", {}).get("grader_figures", []):
         if name not in config.get("demo", {}).get("figures", []):
             raise ConfigError(f"{source}: demo.grader_figures: {name!r} is not one of demo.figures")
+    _check_lab(config, source)
     for bench in config["lucky_guesses"]["examples"]:
         if bench not in benchmarks:
             raise ConfigError(f"{source}: lucky_guesses.examples.{bench}: unknown benchmark")
     for name, table in config.get("tables", {}).items():
-        if table["benchmark"] not in benchmarks:
-            raise ConfigError(f"{source}: tables.{name}.benchmark: unknown benchmark {table['benchmark']!r}")
+        on = table["benchmarks"] if table["kind"] == "boundary" else [table["benchmark"]]
+        keys = [f"benchmarks.{i}" for i in range(len(on))] if table["kind"] == "boundary" else ["benchmark"]
+        for key, bench in zip(keys, on, strict=True):
+            if bench not in benchmarks:
+                raise ConfigError(f"{source}: tables.{name}.{key}: unknown benchmark {bench!r}")
+        if table.get("base") is not None and table["base"] not in table["models"]:
+            raise ConfigError(f"{source}: tables.{name}.base: {table['base']!r} is not one of the table's models")
         for m, model in enumerate(table["models"]):
             if model not in models:
                 raise ConfigError(f"{source}: tables.{name}.models.{m}: unknown model {model!r}")
-            _checked_model_on(config, model, table["benchmark"], f"{source}: tables.{name}: {model}")
+            for bench in on:
+                _checked_model_on(config, model, bench, f"{source}: tables.{name}: {model}")
+
+
+def _check_lab(config: dict[str, Any], source: str) -> None:
+    """The lab's distillations name demo models and benchmarks and a configured teacher."""
+    demo = config.get("demo", {})
+    for name, spec in demo.get("distill", {}).items():
+        where = f"{source}: demo.distill.{name}"
+        if spec["student"] not in demo.get("models", {}):
+            raise ConfigError(f"{where}.student: {spec['student']!r} is not one of demo.models")
+        if spec["teacher"] not in config["models"]:
+            raise ConfigError(f"{where}.teacher: {spec['teacher']!r} is not a configured model")
+        if spec["benchmark"] not in demo.get("benchmarks", {}):
+            raise ConfigError(f"{where}.benchmark: {spec['benchmark']!r} is not one of demo.benchmarks")
 
 
 def _checked_model_on(config: dict[str, Any], model: str, benchmark: str, where: str) -> None:

@@ -19,6 +19,7 @@ from rlvr_boundary.config import (
     grader_for,
     grid_model,
     is_imported,
+    lab_run_paths,
     n_samples,
     sampling_for,
     source_kind,
@@ -27,6 +28,7 @@ from rlvr_boundary.config import (
 from rlvr_boundary.layout import Curve, Panel, panel_pairs, panels
 from rlvr_boundary.specs import (
     Bootstrap,
+    BoundaryTableSpec,
     Box,
     Comparison,
     CountSpec,
@@ -41,12 +43,14 @@ from rlvr_boundary.specs import (
     PrepareSpec,
     Probe,
     ReferenceSpec,
+    RLSpec,
     SampleSpec,
     ScoreSpec,
     ShardCurveSpec,
     SolvableSpec,
     StatsSpec,
     SubsetSpec,
+    TrainingFigureSpec,
     VerifySpec,
 )
 from rlvr_boundary.tables import config_hash
@@ -159,8 +163,12 @@ def prepare_spec(config: dict[str, Any], benchmark: str) -> PrepareSpec:
 
 
 def model_weights(config: dict[str, Any], model: str) -> list[str]:
-    """The folder the engine loads: a local model (the demo builds it) or the cached download."""
+    """The folder the engine loads: a local model (the demo builds it) or the cached download;
+    for a lab RL checkpoint, its run's training log (written after every checkpoint)."""
     spec = config["models"][model]
+    run = spec.get("checkpoint_of")
+    if run in config.get("demo", {}).get("rl", {}):
+        return [lab_run_paths(run, [])[1]]
     if "path" in spec:
         return [spec["path"]]
     cached = hub.published_dir(config, model)
@@ -492,10 +500,40 @@ def demo_targets(config: dict[str, Any]) -> list[str]:
     return all_targets({**config, **{key: {n: config[key][n] for n in names} for key, names in kept.items()}}) + graders
 
 
+def tables_of_kind(config: dict[str, Any], kind: str) -> list[str]:
+    """The configured tables of one kind (``solvable``, ``boundary``)."""
+    return [name for name, spec in config["tables"].items() if spec["kind"] == kind]
+
+
 def table_counts(config: dict[str, Any], table: str) -> list[str]:
+    """A table's counts: per model, per benchmark (a solvable table has one benchmark)."""
     spec = config["tables"][table]
-    grader = grader_for(config, spec["benchmark"])
-    return [counts_path(grader, m, spec["benchmark"]) for m in spec["models"]]
+    on = spec["benchmarks"] if spec["kind"] == "boundary" else [spec["benchmark"]]
+    return [counts_path(grader_for(config, b), m, b) for m in spec["models"] for b in on]
+
+
+def boundary_table_spec(config: dict[str, Any], table: str) -> BoundaryTableSpec:
+    spec = config["tables"][table]
+    return BoundaryTableSpec(
+        title=spec["title"],
+        benchmarks=tuple(spec["benchmarks"]),
+        models=tuple(spec["models"]),
+        labels={m: config["models"][m]["label"] for m in spec["models"]},
+        base=spec.get("base"),
+        k=spec.get("k"),
+        bootstrap=bootstrap(config),
+    )
+
+
+def training_figure_spec(config: dict[str, Any], figure: str) -> TrainingFigureSpec:
+    spec = config["figures"][figure]
+    return TrainingFigureSpec(
+        title=spec["title"],
+        runs=tuple(spec["runs"]),
+        labels={run: config["training_runs"][run]["label"] for run in spec["runs"]},
+        smooth=spec["smooth"],
+        note=spec.get("note"),
+    )
 
 
 def table_spec(config: dict[str, Any], table: str) -> SolvableSpec:
@@ -508,6 +546,50 @@ def table_spec(config: dict[str, Any], table: str) -> SolvableSpec:
         labels={m: config["models"][m]["label"] for m in spec["models"]},
         indices=None if indices is None else tuple(indices),
     )
+
+
+def demo_benchmark_exclude(config: dict[str, Any], benchmark: str) -> list[str]:
+    """A train split leaves out every question of the other (test) demo benchmarks."""
+    benchmarks = config["demo"]["benchmarks"]
+    if benchmarks[benchmark]["kind"] != "train":
+        return []
+    return [f"data/demo/{b}.jsonl" for b, spec in benchmarks.items() if spec["kind"] != "train"]
+
+
+def rl_inputs(config: dict[str, Any], run: str) -> dict[str, str]:
+    spec = config["demo"]["rl"][run]
+    return {"init": f"data/demo/models/{spec['init']}", "problems": benchmark_table(spec["problems"])}
+
+
+def rl_spec(config: dict[str, Any], run: str) -> RLSpec:
+    """The run's RLSpec; the policy is trained with the prompt its init model is evaluated with."""
+    spec = dict(config["demo"]["rl"][run])
+    init, problems = spec.pop("init"), spec.pop("problems")
+    template = template_for(config, init, problems) if init in config["models"] else "qwen-boxed"
+    return RLSpec(**{**spec, "checkpoints": tuple(spec["checkpoints"])}, template=template)
+
+
+def distill_inputs(config: dict[str, Any], name: str) -> dict[str, Any]:
+    """The student, the train split and the teacher's sample and verdict shards on it."""
+    spec = config["demo"]["distill"][name]
+    teacher, benchmark = spec["teacher"], spec["benchmark"]
+    return {
+        "student": f"data/demo/models/{spec['student']}",
+        "benchmark": benchmark_table(benchmark),
+        "samples": sample_shards(config, teacher, benchmark),
+        "verdicts": verdict_shards(config, grader_for(config, benchmark), teacher, benchmark),
+    }
+
+
+def training_logs(config: dict[str, Any], figure: str) -> list[str]:
+    """The logs of a training figure's runs, in its order; a ConfigError for a run without one."""
+    logs = []
+    for run in config["figures"][figure]["runs"]:
+        log = config["training_runs"][run]["log"]
+        if log is None:
+            raise ConfigError(f"figures.{figure}.runs: training_runs.{run} has no log")
+        logs.append(log)
+    return logs
 
 
 def demo_model_init(config: dict[str, Any], model: str) -> list[str]:

@@ -98,6 +98,43 @@ def worked_solution(question: str) -> str:
     return ", ".join(steps) + f". The answer is \\boxed{{{total}}}."
 
 
+SOLUTIONS = ("clean", "diverse")
+"""Training-solution styles: ``clean`` is always the worked solution; ``diverse`` mixes
+phrasings with the imperfect habits RL can prune (see :func:`diverse_solution`)."""
+
+_DIVERSE_MIX = (("worked", 0.45), ("short", 0.3), ("slip", 0.1), ("terse", 0.05), ("guess", 0.1))
+
+
+def diverse_solution(question: str, answer: str, rng: random.Random) -> str:
+    """One response in a deliberately diverse and imperfect style, for the lab's base model.
+
+    ``worked`` is :func:`worked_solution`; ``short`` works the first step and stops there,
+    boxing its partial result (right only on one-step problems); ``slip`` works the steps but
+    gets one of them wrong by 1 or 10 and carries the error through; ``terse`` reaches the
+    gold answer in other words; ``guess`` states it with no working (a model can copy that
+    habit but not the arithmetic behind it). All but ``guess`` carry arithmetic to learn from.
+    A model pre-trained on the mix has a modest pass@1 whose pass@k keeps growing with k:
+    the correct habits are in it, just not always chosen -- what RL is claimed to sharpen.
+    """
+    style = rng.choices([s for s, _ in _DIVERSE_MIX], [w for _, w in _DIVERSE_MIX])[0]
+    if style == "guess":
+        return f"The answer is \\boxed{{{answer}}}."
+    words = question.removeprefix("What is ").removesuffix("?").split(" ")
+    ops = list(zip(words[1::2], words[2::2], strict=True))
+    wrong = rng.randrange(len(ops)) if style == "slip" else -1
+    total, steps = int(words[0]), []
+    for i, (op, term) in enumerate(ops[:1] if style == "short" else ops):
+        new = total + int(term) if op == "+" else total - int(term)
+        if i == wrong:
+            new = max(0, new + rng.choice((-10, -1, 1, 10)))
+        steps.append((total, op, term, new))
+        total = new
+    if style == "terse":
+        said = " ".join(f"{'plus' if op == '+' else 'minus'} {term} makes {new};" for _, op, term, new in steps)
+        return f"Start at {words[0]}; {said} so \\boxed{{{total}}}."
+    return ", ".join(f"{a} {op} {t} = {n}" for a, op, t, n in steps) + f". The answer is \\boxed{{{total}}}."
+
+
 def write_worked_solutions(benchmark: Path, output: Path) -> None:
     """Each problem's worked solution as a jsonl response file (``problem_id``, ``response``): the
     responses the demo's perplexity figure scores as Y_GT. Written atomically."""
@@ -105,25 +142,31 @@ def write_worked_solutions(benchmark: Path, output: Path) -> None:
     _write_jsonl(output, [{"problem_id": str(row["id"]), "response": worked_solution(row["problem"])} for row in rows])
 
 
-def write_benchmark(path: Path, *, n_problems: int, seed: int, kind: str) -> None:
-    """Write ``n_problems`` distinct problems of ``kind`` as jsonl (``id``, ``problem``, ``answer``).
+def write_benchmark(path: Path, *, n_problems: int, seed: int, kind: str, exclude: Sequence[Path] = ()) -> None:
+    """Write ``n_problems`` distinct problems of ``kind`` as jsonl (``id``, ``problem``,
+    ``answer``, ``steps``).
 
     The file has the shape of the project's math benchmark copies, so the demo benchmark
-    goes through the same loading, verifying and pass@k code. It is written to a temporary
-    file beside ``path`` and renamed, so a killed job never leaves a half-written benchmark.
+    goes through the same loading, verifying and pass@k code. ``steps`` (1-3 operators) grades
+    each problem's difficulty. Kind ``train`` is the lab's train split: problems of every kind
+    from the training distribution, minus every question of the ``exclude`` (test) benchmarks,
+    so RL never sees a problem it is evaluated on. It is written to a temporary file beside
+    ``path`` and renamed, so a killed job never leaves a half-written benchmark.
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown benchmark kind {kind!r}; known: {list(KINDS)}")
+    if kind not in (*KINDS, "train"):
+        raise ValueError(f"unknown benchmark kind {kind!r}; known: {[*KINDS, 'train']}")
     if n_problems < 1:
         raise ValueError(f"n_problems must be positive, got {n_problems}")
     rng = random.Random(f"benchmark:{kind}:{seed}")
+    stream = training_problems(f"split:{seed}", read_questions(exclude)) if kind == "train" else None
     seen: set[str] = set()
     rows: list[dict[str, Any]] = []
     while len(rows) < n_problems:
-        question, answer, _ = _problem(rng, kind)
+        question, answer, _ = next(stream) if stream is not None else _problem(rng, kind)
         if question not in seen:
             seen.add(question)
-            rows.append({"id": len(rows), "problem": question, "answer": answer})
+            steps = question.count(" + ") + question.count(" - ")
+            rows.append({"id": len(rows), "problem": question, "answer": answer, "steps": steps})
     _write_jsonl(path, rows)
 
 
@@ -150,13 +193,24 @@ def read_questions(paths: Iterable[Path]) -> set[str]:
     return questions
 
 
-def training_problems(stream: str, exclude: set[str]) -> Iterator[tuple[str, str, str]]:
-    """Endless fresh problems of every kind from a named random stream, minus ``exclude``."""
+def training_problems(stream: str, exclude: set[str], solutions: str = "clean") -> Iterator[tuple[str, str, str]]:
+    """Endless fresh problems of every kind from a named random stream, minus ``exclude``,
+    with responses in the ``solutions`` style."""
+    if solutions not in SOLUTIONS:
+        raise ValueError(f"solutions: unknown style {solutions!r}; known: {list(SOLUTIONS)}")
     rng = random.Random(f"train:{stream}")
     while True:
-        problem = _problem(rng, rng.choice(KINDS))
-        if problem[0] not in exclude:
-            yield problem
+        question, answer, worked = _problem(rng, rng.choice(KINDS))
+        if question not in exclude:
+            yield question, answer, worked if solutions == "clean" else diverse_solution(question, answer, rng)
+
+
+def _passes(examples: Sequence[tuple[str, str, str]], rng: random.Random) -> Iterator[tuple[str, str, str]]:
+    """Endless passes over ``examples``, each in a fresh random order."""
+    order = list(examples)
+    while True:
+        rng.shuffle(order)
+        yield from order
 
 
 # --------------------------------------------------------------------------- the model
@@ -305,7 +359,10 @@ def train_model(
     seed: int,
     init_from: Path | None = None,
     exclude: Sequence[Path] = (),
+    solutions: str = "clean",
+    examples: Sequence[tuple[str, str, str]] = (),
     threads: int = 2,
+    record: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train a tiny Qwen2 model on the arithmetic task and save it as a Hugging Face directory.
 
@@ -315,6 +372,8 @@ def train_model(
     response tokens only); the problem stream is named by ``seed`` and by the steps the
     model has already had, so a continued run draws different problems than its start.
     Problems whose question appears in an ``exclude`` benchmark file are never trained on.
+    Given ``examples`` (question, answer, response), a continued run fine-tunes on those
+    instead, reshuffled each pass (distillation); ``record`` adds to the statistics.
     The directory holds safetensors weights, the tokenizer, a ``generation_config.json``
     whose eos ids are ``<|im_end|>`` and ``<|endoftext|>``, and ``demo_training.json`` with
     the returned statistics (steps, total_steps, final_loss, seconds, parameters, the CPU
@@ -330,7 +389,7 @@ def train_model(
     exclude_questions = read_questions(exclude)
     if init_from is None:
         steps_before = 0
-        corpus_problems = training_problems(f"{seed}:tokenizer", exclude_questions)
+        corpus_problems = training_problems(f"{seed}:tokenizer", exclude_questions, solutions)
         tokenizer = _build_tokenizer(
             render(TEMPLATE, q) + r + "<|im_end|>"
             for q, _, r in (next(corpus_problems) for _ in range(_TOKENIZER_CORPUS))
@@ -347,13 +406,20 @@ def train_model(
         pad_token_id=tokenizer.pad_token_id,
     )
     tokenizer.padding_side = "right"
-    problems = training_problems(f"{seed}:{steps_before}", exclude_questions)
+    if examples:
+        if init_from is None:
+            raise ValueError("examples: fine-tuning on given examples needs init_from (a trained model)")
+        problems = _passes(examples, random.Random(f"examples:{seed}"))
+    else:
+        problems = training_problems(f"{seed}:{steps_before}", exclude_questions, solutions)
     final_loss = _fit(model, tokenizer, problems, steps, _LR_FRESH if init_from is None else _LR_CONTINUED)
     stats: dict[str, Any] = {
         "seed": seed,
         "steps": steps,
         "total_steps": steps_before + steps,
         "init_from": str(init_from) if init_from is not None else None,
+        "solutions": "examples" if examples else solutions,
+        **(record or {}),
         "final_loss": round(final_loss, 4),
         "parameters": sum(p.numel() for p in model.parameters()),
         "threads": threads,

@@ -167,11 +167,11 @@ def grid_figure(
         shown = set(data["label"]) | (set(data["grader"]) if by_grader else set())
         keep = [(h, lab) for h, lab in zip(handles, labels, strict=True) if lab in shown]
         ax.legend(*zip(*keep, strict=True), fontsize=7, loc="lower right")
-    _titles(fig, title, note, n_rows, n_cols)
+    titles(fig, title, note, n_rows, n_cols)
     return fig
 
 
-def _titles(fig: plt.Figure, title: str, note: str | None, n_rows: int, n_cols: int) -> None:
+def titles(fig: plt.Figure, title: str, note: str | None, n_rows: int, n_cols: int) -> None:
     width_chars = int(PANEL_WIDTH_IN * n_cols * TITLE_CHARS_PER_INCH)
     title_lines = textwrap.wrap(title, width_chars) or [""]
     fig.suptitle("\n".join(title_lines))
@@ -188,7 +188,7 @@ def provenance_path(pdf: str | Path) -> Path:
     return Path(pdf).with_suffix(".provenance.json")
 
 
-def _save(fig: plt.Figure, pdf: str | Path) -> None:
+def save_figure(fig: plt.Figure, pdf: str | Path) -> None:
     with tables.atomic_path(pdf) as tmp:
         fig.savefig(tmp, format="pdf")
     plt.close(fig)
@@ -204,7 +204,7 @@ def draw(
     crossovers: pl.DataFrame | None = None,
 ) -> None:
     """Render the grid to ``pdf`` and write ``points`` as CSV beside it (both atomically)."""
-    _save(grid_figure(points, title, note, bands=bands, crossovers=crossovers), pdf)
+    save_figure(grid_figure(points, title, note, bands=bands, crossovers=crossovers), pdf)
     tables.write_csv(points, Path(pdf).with_suffix(".csv"), tables.FIGURE_POINTS)
 
 
@@ -285,14 +285,14 @@ def histogram_grid(bins: pl.DataFrame, title: str, note: str | None = None) -> p
         ax.set_ylabel("problems" if col == 0 else "")
         ax.tick_params(axis="x", labelrotation=60, labelsize=6)
         ax.legend(fontsize=7, loc="best")
-    _titles(fig, title, note, n_rows, n_cols)
+    titles(fig, title, note, n_rows, n_cols)
     return fig
 
 
 def histogram_figure(spec: FigureSpec, counts_paths: Sequence[str | Path], output: str | Path) -> None:
     """The histogram figure stage: counts tables in; PDF, CSV and provenance summary out."""
     bins = histogram_table(spec.panels, _paths_by_curve(spec, counts_paths, "counts"), spec.models)
-    _save(histogram_grid(bins, spec.title, spec.note), output)
+    save_figure(histogram_grid(bins, spec.title, spec.note), output)
     tables.write_csv(bins, Path(output).with_suffix(".csv"), tables.HISTOGRAM)
     tables.write_json(tables.provenance_summary(counts_paths), provenance_path(output))
 
@@ -397,7 +397,7 @@ def entropy_figure(
     axes = np.asarray(fig.axes).reshape(int(points["row"].max()) + 1, int(points["col"].max()) + 1)
     for (row, col), text in notes.items():
         axes[row][col].set_title(f"{axes[row][col].get_title()}\n{text}", fontsize=8)
-    _save(fig, output)
+    save_figure(fig, output)
     tables.write_csv(points, Path(output).with_suffix(".csv"), tables.FIGURE_POINTS)
     tables.write_csv(match, Path(output).with_suffix(".entropy.csv"), tables.ENTROPY_MATCH)
     tables.write_json(tables.provenance_summary([*passk_paths, *matched_paths]), provenance_path(output))
@@ -465,7 +465,7 @@ def perplexity_figure(
         ax.set_title(f"{spec.benchmark} problem {index}", fontsize=9)
         ax.set_xlabel("")
         ax.set_ylabel("perplexity" if panel == 0 else "")
-    _titles(fig, spec.title, spec.note, 1, len(spec.problems))
-    _save(fig, output)
+    titles(fig, spec.title, spec.note, 1, len(spec.problems))
+    save_figure(fig, output)
     tables.write_csv(points, Path(output).with_suffix(".csv"), tables.PERPLEXITY_POINTS)
     tables.write_json(tables.provenance_summary(score_paths), provenance_path(output))

@@ -216,7 +216,8 @@ def evaluated_pairs(config: dict[str, Any]) -> set[tuple[str, str]]:
     """Every (model, benchmark) that a figure or table of the config evaluates."""
     found = {pair for figure in config["figures"] for pair in figure_pairs(config, figure)}
     for table in config.get("tables", {}).values():
-        found |= {(model, table["benchmark"]) for model in table["models"]}
+        on = table["benchmarks"] if table["kind"] == "boundary" else [table["benchmark"]]
+        found |= {(model, bench) for model in table["models"] for bench in on}
     return found
 
 

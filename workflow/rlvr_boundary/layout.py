@@ -33,8 +33,11 @@ class Curve:
 
 
 def panels(config: dict[str, Any], figure: str) -> list[Panel]:
-    """Panels of a figure: benchmarks down the rows (across the columns when transposed)."""
+    """Panels of a figure: benchmarks down the rows (across the columns when transposed); none
+    for a training-curve figure, which reads logs, not samples."""
     spec = config["figures"][figure]
+    if spec["kind"] == "training":
+        return []
     flip = spec.get("transpose", False)
     return [
         Panel(

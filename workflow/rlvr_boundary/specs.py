@@ -192,6 +192,30 @@ class SolvableSpec:
 
 
 @dataclass(frozen=True)
+class BoundaryTableSpec:
+    """Tables 2/3: pass@1 and pass@k per model and benchmark, Delta-SE against ``base``."""
+
+    title: str
+    benchmarks: tuple[str, ...]
+    models: tuple[str, ...]
+    labels: dict[str, str]
+    base: str | None = None
+    k: int | None = None
+    bootstrap: Bootstrap = Bootstrap()
+
+
+@dataclass(frozen=True)
+class TrainingFigureSpec:
+    """Fig. 18: training curves of runs, by their labels, smoothed over ``smooth`` steps."""
+
+    title: str
+    runs: tuple[str, ...]
+    labels: dict[str, str]
+    smooth: int = 10
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class Probe:
     """One entropy table an entropy match reads: the reference model at its temperature, or
     a candidate (the probed model at one grid temperature), on one benchmark."""

@@ -340,6 +340,32 @@ TRAINING_LOG = Schema(
         "step_time": pl.Float64(),
     },
 )
+TRAINING_POINTS = Schema(
+    "training curve points",
+    {
+        "run": pl.String(),
+        "label": pl.String(),
+        "metric": pl.String(),
+        "step": pl.Int64(),
+        "value": pl.Float64(),
+        "smoothed": pl.Float64(),
+    },
+)
+BOUNDARY_TABLE = Schema(
+    "pass@1 / pass@k table",
+    {
+        "benchmark": pl.String(),
+        "model": pl.String(),
+        "label": pl.String(),
+        "problems": pl.Int64(),
+        "k": pl.Int64(),
+        **{
+            f"{what}{end}": pl.Float64()
+            for what in ("pass_at_1", "pass_at_k", "delta_se")
+            for end in ("", "_low", "_high")
+        },
+    },
+)
 
 SCHEMAS: dict[str, Schema] = {
     "math_benchmark": MATH_BENCHMARK,
@@ -362,6 +388,8 @@ SCHEMAS: dict[str, Schema] = {
     "perplexity_points": PERPLEXITY_POINTS,
     "guess_filter": GUESS_FILTER,
     "training_log": TRAINING_LOG,
+    "training_points": TRAINING_POINTS,
+    "boundary_table": BOUNDARY_TABLE,
 }
 
 

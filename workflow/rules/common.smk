@@ -26,8 +26,12 @@ wildcard_constraints:
     histogram=one_of(dag.figures_of_kind(config, "histogram")),
     entropy_figure=one_of(dag.figures_of_kind(config, "entropy")),
     perplexity_figure=one_of(dag.figures_of_kind(config, "perplexity")),
-    table=one_of(config["tables"]),
+    table=one_of(dag.tables_of_kind(config, "solvable")),
+    boundary_table=one_of(dag.tables_of_kind(config, "boundary")),
+    training_figure=one_of(dag.figures_of_kind(config, "training")),
     seed=r"\d+",
+    run=NAME,
+    name=NAME,
 
 
 def spec_json(build):

@@ -3,7 +3,9 @@
 
 
 rule demo_benchmark:
-    """A synthetic arithmetic benchmark in the jsonl format of the math benchmarks."""
+    """A synthetic arithmetic benchmark in the jsonl format of the math benchmarks (a train split leaves out the test splits' questions)."""
+    input:
+        exclude=lambda w: dag.demo_benchmark_exclude(config, w.benchmark),
     output:
         "data/demo/{benchmark}.jsonl",
     log:
@@ -16,7 +18,7 @@ rule demo_benchmark:
         seed=lambda w: config["demo"]["benchmarks"][w.benchmark]["seed"],
     shell:
         "python -m rlvr_boundary demo-benchmark --kind {params.kind} --problems {params.problems}"
-        " --seed {params.seed} --output {output:q} > {log:q} 2>&1"
+        " --seed {params.seed} --exclude {input.exclude:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule demo_worked_solutions:
@@ -50,8 +52,47 @@ rule demo_model:
         init=lambda w, input: f"--init-from {input.init[0]}" if input.init else "",
     shell:
         "python -m rlvr_boundary demo-model --steps {params.spec[steps]}"
-        " --seed {params.spec[seed]} {params.init} --exclude {input.exclude:q} --threads {threads}"
+        " --seed {params.spec[seed]} {params.init} --solutions {params.spec[solutions]}"
+        " --exclude {input.exclude:q} --threads {threads}"
         " --output {output:q} > {log:q} 2>&1"
+
+
+rule rl_train:
+    """The lab's RLVR: TRL's GRPO or RLOO from a demo model on a train split, rewarded by the math verifier; checkpoints and a training log."""
+    input:
+        unpack(lambda w: dag.rl_inputs(config, w.run)),
+    output:
+        "data/demo/rl/{run}/training_log.parquet",
+    log:
+        "logs/demo/rl-{run}.log",
+    conda:
+        "../../envs/sampling.yaml"
+    threads: 2
+    params:
+        spec=spec_json(lambda w: dag.rl_spec(config, w.run)),
+        folder=lambda w, output: os.path.dirname(output[0]),
+    shell:
+        "python -m rlvr_boundary rl-train --spec {params.spec:q} --init {input.init:q}"
+        " --problems {input.problems:q} --threads {threads} --output {params.folder:q} > {log:q} 2>&1"
+
+
+rule demo_distill:
+    """The lab's distillation: a demo model fine-tuned on the teacher's correct samples on a train split."""
+    input:
+        unpack(lambda w: dag.distill_inputs(config, w.name)),
+    output:
+        directory("data/demo/distilled/{name}"),
+    log:
+        "logs/demo/distill-{name}.log",
+    conda:
+        "../../envs/sampling.yaml"
+    threads: 2
+    params:
+        spec=lambda w: config["demo"]["distill"][w.name],
+    shell:
+        "python -m rlvr_boundary demo-distill --student {input.student:q} --benchmark {input.benchmark:q}"
+        " --samples {input.samples:q} --verdicts {input.verdicts:q} --steps {params.spec[steps]}"
+        " --seed {params.spec[seed]} --threads {threads} --output {output:q} > {log:q} 2>&1"
 
 
 if "demo" in config:

@@ -5,6 +5,8 @@ localrules:
     perplexity_figure,
     grader_figure,
     solvable_table,
+    boundary_table,
+    training_figure,
 
 
 rule figure:
@@ -182,3 +184,57 @@ rule solvable_table:
     shell:
         "python -m rlvr_boundary solvable --spec {params.spec:q} --counts {input:q}"
         " --output {output.csv:q} > {log:q} 2>&1"
+
+
+rule boundary_table:
+    """Tables 2 and 3: pass@1 and pass@k per model and benchmark, with Delta-SE against the base."""
+    input:
+        lambda w: dag.table_counts(config, w.boundary_table),
+    output:
+        csv=report(
+            "figures/{boundary_table}.csv",
+            caption="../report/boundary_table.rst",
+            category="Tables",
+        ),
+        provenance=report(
+            "figures/{boundary_table}.provenance.json",
+            caption="../report/provenance.rst",
+            category="Provenance",
+        ),
+    log:
+        "logs/figure/{boundary_table}.log",
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        spec=spec_json(lambda w: dag.boundary_table_spec(config, w.boundary_table)),
+        about=lambda w: dag.about(
+            config,
+            models=config["tables"][w.boundary_table]["models"],
+            benchmarks=config["tables"][w.boundary_table]["benchmarks"],
+        ),
+    shell:
+        "python -m rlvr_boundary boundary-table --spec {params.spec:q} --counts {input:q}"
+        " --output {output.csv:q} > {log:q} 2>&1"
+
+
+rule training_figure:
+    """Fig. 18: training curves (reward, response length, token entropy) of RL runs, from their logs."""
+    input:
+        lambda w: dag.training_logs(config, w.training_figure),
+    output:
+        pdf=report(
+            "figures/{training_figure}.pdf",
+            caption="../report/training.rst",
+            category="Figures",
+        ),
+        csv="figures/{training_figure}.csv",
+        provenance="figures/{training_figure}.provenance.json",
+    log:
+        "logs/figure/{training_figure}.log",
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        spec=spec_json(lambda w: dag.training_figure_spec(config, w.training_figure)),
+    shell:
+        "python -m rlvr_boundary training-figure --spec {params.spec:q} --logs {input:q}"
+        " --output {output.pdf:q} > {log:q} 2>&1"
