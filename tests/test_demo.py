@@ -105,9 +105,9 @@ def test_train_split_is_disjoint_from_the_test_splits_and_spans_every_difficulty
 
 
 def test_diverse_solutions_mix_right_and_wrong_habits() -> None:
-    """The lab's base learns from worked, short, slipped, terse and guessed solutions: on
-    multi-step problems the worked, terse and guessed ones state the gold answer, a short one
-    (first step only) and a slip do not, and the mix is the configured one."""
+    """The lab's base learns from worked, unstated, short, slipped and guessed solutions: on
+    multi-step problems the worked and guessed ones state the gold answer, an unstated one
+    states none, a short one (first step only) and a slip a wrong one; the mix is the configured one."""
     import random
 
     from rlvr_boundary.verify.math import verify
@@ -123,17 +123,18 @@ def test_diverse_solutions_mix_right_and_wrong_habits() -> None:
         correct = verify(response, answer).correct
         if response.startswith("The answer is"):
             style = "guess"
-        elif response.startswith("Start at"):
-            style = "terse"
         elif response == demo.worked_solution(question):
             style = "worked"
+        elif "answer" not in response:
+            style = "unstated"
         else:
             style = "short" if response.count(" = ") == 1 else "slip"
         seen[style].append(correct)
     share = {style: len(v) / 4000 for style, v in seen.items()}
     for style, weight in demo._DIVERSE_MIX:
         assert abs(share[style] - weight) < 0.03, (style, share)
-    assert all(seen["worked"]) and all(seen["terse"]) and all(seen["guess"])  # each states the gold answer
+    assert all(seen["worked"]) and all(seen["guess"])  # each states the gold answer
+    assert not any(seen["unstated"])  # the work is right, but no answer is stated
     assert sum(seen["slip"]) / len(seen["slip"]) < 0.02  # a slip carries its error to the end
     assert sum(seen["short"]) / len(seen["short"]) < 0.1  # stopping early is (almost) never right
 

@@ -199,7 +199,7 @@ def test_demo_figure_is_made_through_slurm(slurm_run: tuple[Path, str, Faults]) 
         else j.comment.removeprefix("rule_")
         for j in jobs.values()
     }
-    assert {"sample", "verify", "count", "passk"} <= rules
+    assert {"sample", "verify", "count", "passk", "rl_train"} <= rules  # the lab's RL run is a cluster job too
     assert "figure" not in rules  # a localrule: drawn by the submitting Snakemake itself
     for job in jobs.values():
         if job.comment.startswith("rule_sample_"):

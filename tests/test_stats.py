@@ -268,22 +268,9 @@ def test_bad_input_is_one_clear_error(call, message: str) -> None:
         call()
 
 
-def test_sampling_efficiency_gap_is_the_exact_difference_of_estimators() -> None:
-    """Delta-SE = base pass@k - RL pass@1, per problem from the unbiased estimators."""
-    n = np.array([4, 4, 4])
-    c_base, c_rl = np.array([0, 1, 4]), np.array([0, 2, 3])
-    estimate, low, high = stats.sampling_efficiency_gap(n, c_base, n, c_rl, 2, resamples=200)
-    base_pass2 = [Fraction(0), 1 - Fraction(comb(3, 2), comb(4, 2)), Fraction(1)]
-    rl_pass1 = [Fraction(0), Fraction(2, 4), Fraction(3, 4)]
-    assert estimate == pytest.approx(float(sum(base_pass2) / 3 - sum(rl_pass1) / 3), abs=1e-15)
-    assert low <= estimate <= high
-    with pytest.raises(ValueError, match="3 base problems but 2 RL problems"):
-        stats.sampling_efficiency_gap(n, c_base, n[:2], c_rl[:2], 2)
-
-
-def test_sampling_efficiency_gap_interval_covers_the_population_gap() -> None:
+def test_delta_se_interval_covers_the_population_gap() -> None:
     """500 simulated pairs of 200 problems: base p ~ Beta(0.5, 1.5); the RL model's pass rate
-    is a sharpened p^0.5 on the same problems (paired), n = 16, k = 16."""
+    is a sharpened p^0.5 on the same problems (paired), n = 16, Delta-SE at k = 16."""
     rng = np.random.default_rng(7)
     p = rng.beta(0.5, 1.5, 400_000)
     truth = float(np.mean(1 - (1 - p) ** 16) - np.mean(np.sqrt(p)))
@@ -291,8 +278,7 @@ def test_sampling_efficiency_gap_interval_covers_the_population_gap() -> None:
     for s in range(simulations):
         q = rng.beta(0.5, 1.5, 200)
         c_base, c_rl = rng.binomial(16, q), rng.binomial(16, np.sqrt(q))
-        _, low, high = stats.sampling_efficiency_gap(
-            np.full(200, 16), c_base, np.full(200, 16), c_rl, 16, resamples=1000, seed=s
-        )
-        covered += low <= truth <= high
+        n = np.full(200, 16)
+        gap = stats.compare_pair(n, c_base, n, c_rl, resamples=1000, seed=s, delta_se_k=16).delta_se
+        covered += gap.low <= truth <= gap.high
     assert 0.92 <= covered / simulations <= 0.975, covered / simulations

@@ -817,3 +817,46 @@ def test_mini_lab_trains_checkpoints_and_builds_its_analyses(mini_run: Path) -> 
     assert rl["delta_se"] == pytest.approx(base["pass_at_k"] - rl["pass_at_1"])
     sampled = tables.read_provenance(mini_run / "results/samples/tinyrl-step2/mini-train/seed0.parquet")
     assert sampled["model_spec"]["path"] == "data/demo/rl/tinyrl/step2"
+
+
+def test_bring_your_checkpoints_plans_the_rl_run_figures(tmp_path: Path) -> None:
+    """examples/rl-checkpoints.yaml over the paper config: every checkpoint is sampled like a
+    model, the training-curve figure reads the runs' logs, the tables the checkpoints' counts."""
+    math500 = PROJECT.parent / "shared/data/math/math500/test.jsonl"
+    if not math500.exists():
+        pytest.skip(f"{math500} is absent (real benchmark files live in ../shared/data beside the project)")
+    example = yaml.safe_load((PROJECT / "examples/rl-checkpoints.yaml").read_text())
+    for run in example["training_runs"].values():
+        for weights in run["checkpoints"].values():
+            (tmp_path / weights["path"]).mkdir(parents=True)
+        log = pl.DataFrame(
+            {col: [1] if dtype == pl.Int64() else [0.5] for col, dtype in tables.TRAINING_LOG.columns.items()}
+        )
+        tables.write(log, tmp_path / run["log"], tables.TRAINING_LOG, {"stage": "rl"})
+    shutil.copy(PROJECT / "examples/rl-checkpoints.yaml", tmp_path / "rl.yaml")
+    (tmp_path / "data.yaml").write_text(yaml.safe_dump({"benchmarks": {"math500": {"local": {"path": str(math500)}}}}))
+    shutil.copy(PROJECT / "config.yaml", tmp_path / "config.yaml")
+    targets = ["figures/fig1r.pdf", "figures/fig8.pdf", "figures/fig18.pdf", "figures/table2.csv", "figures/table3.csv"]
+    args = [
+        "-s",
+        str(PROJECT / "Snakefile"),
+        "-d",
+        str(tmp_path),
+        "--configfile",
+        "config.yaml",
+        "rl.yaml",
+        "data.yaml",
+    ]
+    counts = job_counts(snakemake(*targets, *args, "-n", "--quiet", "rules", cwd=tmp_path).stdout)
+    # MATH500 in seed shards of 32 (config): 4 per model; base + 3 GRPO steps + PPO = 5 models
+    assert counts == {
+        "prepare": 1,
+        "sample": 5 * 4,
+        "verify": 5 * 4,
+        "count": 5,
+        "passk": 5,
+        "figure_stats": 2,
+        "figure": 2,
+        "training_figure": 1,
+        "boundary_table": 2,
+    }

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from rlvr_boundary.progress import Progress
 from rlvr_boundary.prompts import render
 from rlvr_boundary.tables import sha256_file
 
@@ -102,19 +103,20 @@ SOLUTIONS = ("clean", "diverse")
 """Training-solution styles: ``clean`` is always the worked solution; ``diverse`` mixes
 phrasings with the imperfect habits RL can prune (see :func:`diverse_solution`)."""
 
-_DIVERSE_MIX = (("worked", 0.45), ("short", 0.3), ("slip", 0.1), ("terse", 0.05), ("guess", 0.1))
+_DIVERSE_MIX = (("worked", 0.4), ("unstated", 0.3), ("short", 0.15), ("slip", 0.05), ("guess", 0.1))
 
 
 def diverse_solution(question: str, answer: str, rng: random.Random) -> str:
     """One response in a deliberately diverse and imperfect style, for the lab's base model.
 
-    ``worked`` is :func:`worked_solution`; ``short`` works the first step and stops there,
-    boxing its partial result (right only on one-step problems); ``slip`` works the steps but
-    gets one of them wrong by 1 or 10 and carries the error through; ``terse`` reaches the
-    gold answer in other words; ``guess`` states it with no working (a model can copy that
-    habit but not the arithmetic behind it). All but ``guess`` carry arithmetic to learn from.
-    A model pre-trained on the mix has a modest pass@1 whose pass@k keeps growing with k:
-    the correct habits are in it, just not always chosen -- what RL is claimed to sharpen.
+    ``worked`` is :func:`worked_solution`; ``unstated`` works every step but never states the
+    answer (the verifier finds none: a format failure, as base models' unboxed answers are);
+    ``short`` works the first step and stops there, boxing its partial result (right only on
+    one-step problems); ``slip`` works the steps but gets one of them wrong by 1 or 10 and
+    carries the error through; ``guess`` states the answer with no working (a model can copy
+    that habit but not the arithmetic behind it). All but ``guess`` carry arithmetic to learn
+    from. A model pre-trained on the mix has a modest pass@1 whose pass@k keeps growing with
+    k: the correct habits are in it, just not always chosen -- what RL is claimed to sharpen.
     """
     style = rng.choices([s for s, _ in _DIVERSE_MIX], [w for _, w in _DIVERSE_MIX])[0]
     if style == "guess":
@@ -129,10 +131,8 @@ def diverse_solution(question: str, answer: str, rng: random.Random) -> str:
             new = max(0, new + rng.choice((-10, -1, 1, 10)))
         steps.append((total, op, term, new))
         total = new
-    if style == "terse":
-        said = " ".join(f"{'plus' if op == '+' else 'minus'} {term} makes {new};" for _, op, term, new in steps)
-        return f"Start at {words[0]}; {said} so \\boxed{{{total}}}."
-    return ", ".join(f"{a} {op} {t} = {n}" for a, op, t, n in steps) + f". The answer is \\boxed{{{total}}}."
+    chain = ", ".join(f"{a} {op} {t} = {n}" for a, op, t, n in steps)
+    return f"{chain}." if style == "unstated" else f"{chain}. The answer is \\boxed{{{total}}}."
 
 
 def write_worked_solutions(benchmark: Path, output: Path) -> None:
@@ -311,6 +311,7 @@ def _fit(model: Any, tokenizer: Any, problems: Iterator[tuple[str, str, str]], s
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warmup, 1.0, (steps - s) / decay))
     model.train()
     losses: list[float] = []
+    progress = Progress(steps, every_s=15.0, unit="steps", name="train")
     for _ in range(steps):
         loss = model(**_batch(tokenizer, [next(problems) for _ in range(_BATCH)])).loss
         loss.backward()
@@ -319,6 +320,8 @@ def _fit(model: Any, tokenizer: Any, problems: Iterator[tuple[str, str, str]], s
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
+        progress.advance()
+    progress.finish()
     model.eval()
     tail = losses[-10:]
     return sum(tail) / len(tail)

@@ -27,6 +27,7 @@ import polars as pl
 
 from rlvr_boundary import tables
 from rlvr_boundary.demo import save_model_atomically
+from rlvr_boundary.progress import Progress
 from rlvr_boundary.prompts import render
 from rlvr_boundary.specs import RLSpec
 from rlvr_boundary.verify.math import verify
@@ -106,8 +107,11 @@ def train(init: Path, problems_table: Path, output: Path, spec: RLSpec, threads:
         "torch": torch.__version__,
     }
 
+    progress = Progress(spec.steps, every_s=15.0, unit="steps", name="rl")
+
     class SaveCheckpoints(TrainerCallback):
         def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **_: Any) -> None:
+            progress.advance()
             if state.global_step in wanted:
                 save_model_atomically(
                     output / f"step{state.global_step}",
@@ -119,6 +123,7 @@ def train(init: Path, problems_table: Path, output: Path, spec: RLSpec, threads:
     trainer = _trainer(spec, model, tokenizer, dataset, output)
     trainer.add_callback(SaveCheckpoints())
     trainer.train()
+    progress.finish()
     log = training_log(trainer.state.log_history)
     record = tables.provenance(
         stage="rl",

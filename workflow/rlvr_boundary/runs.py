@@ -73,7 +73,8 @@ def training_figure(spec: TrainingFigureSpec, logs: Sequence[str | Path], output
 def boundary_table(spec: BoundaryTableSpec, counts_paths: Sequence[str | Path]) -> pl.DataFrame:
     """Tables 2 and 3: per benchmark and model, pass@1 and pass@k (k = ``spec.k``, else the
     samples per problem) with bootstrap intervals, and Delta-SE = the base's pass@k minus
-    the model's pass@1 with a paired interval (empty on the base's own row).
+    the model's pass@1 with its paired interval from ``stats.compare_pair`` (the figures'
+    statistics table has the same number); empty on the base's own row.
 
     ``counts_paths`` are in ``spec.models`` order, each model's in ``spec.benchmarks`` order.
     """
@@ -96,16 +97,17 @@ def boundary_table(spec: BoundaryTableSpec, counts_paths: Sequence[str | Path]) 
                 pair = matched_counts(
                     counts[spec.base, bench], table, f"{spec.title}: {spec.base} vs {model} on {bench}"
                 )
-                gap = stats.sampling_efficiency_gap(
+                delta = stats.compare_pair(
                     pair["n_a"],
                     pair["c_a"],
                     pair["n_b"],
                     pair["c_b"],
-                    k,
                     resamples=boot.resamples,
                     level=boot.level,
                     seed=boot.seed,
-                )
+                    delta_se_k=k,
+                ).delta_se
+                gap = (delta.estimate, delta.low, delta.high)
             one, at_k = curve.row(0, named=True), curve.row(1, named=True)
             rows.append(
                 {

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from rlvr_boundary.passk import IntArray, pass_at_k, pass_at_k_matrix
+from rlvr_boundary.passk import IntArray, pass_at_k_matrix
 
 ACCURACY_BINS = (
     "0",
@@ -123,31 +123,6 @@ def paired_difference(
     return _difference_frame(
         pair.ks, pair.matrix_b - pair.matrix_a, pair.resampled(pair.matrix_b - pair.matrix_a), level
     )
-
-
-def sampling_efficiency_gap(
-    n_base: IntArray,
-    c_base: IntArray,
-    n_rl: IntArray,
-    c_rl: IntArray,
-    k: int,
-    *,
-    resamples: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float, float]:
-    """Delta-SE of Section 4.3: the base's pass@k minus the RL model's pass@1 on the same
-    problems (lower is better: RL's one try gets closer to the base's boundary), with a
-    paired problem-bootstrap interval. Returns (estimate, low, high)."""
-    _check_level(level, resamples)
-    nb, cb = _counts(n_base, c_base, "base")
-    nr, cr = _counts(n_rl, c_rl, "rl")
-    if nb.size != nr.size:
-        raise ValueError(f"stats: {nb.size} base problems but {nr.size} RL problems")
-    per_problem = pass_at_k(nb, cb, k) - pass_at_k(nr, cr, 1)
-    resampled = resample_weights(nb.size, resamples, seed) @ per_problem / nb.size
-    low, high = _quantiles(resampled, level)
-    return float(per_problem.mean()), float(low), float(high)
 
 
 def _difference_frame(ks: np.ndarray, difference: np.ndarray, resampled: np.ndarray, level: float) -> pl.DataFrame:
