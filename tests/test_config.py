@@ -220,10 +220,10 @@ def test_lab_runs_become_checkpoint_models_with_the_paths_rl_train_writes() -> N
             PROJECT / "config.yaml",
             config.deep_merge(yaml.safe_load(text), {"training_runs": {"grpo": {"checkpoints": {"5": {"path": "x"}}}}}),
         )
-    with pytest.raises(config.ConfigError, match=re.escape("demo.rl.grpo.checkpoints: steps must lie in 1..80")):
+    with pytest.raises(config.ConfigError, match=re.escape("demo.rl.grpo.checkpoints: steps must lie in 1..60")):
         config.load(
             PROJECT / "config.yaml",
-            config.deep_merge(yaml.safe_load(text), {"demo": {"rl": {"grpo": {"checkpoints": [81]}}}}),
+            config.deep_merge(yaml.safe_load(text), {"demo": {"rl": {"grpo": {"checkpoints": [61]}}}}),
         )
     with pytest.raises(config.ConfigError, match=re.escape("demo.distill.tiny-distilled.teacher: 'nobody'")):
         config.load(

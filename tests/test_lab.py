@@ -1,7 +1,7 @@
 """The laptop lab's premise, measured: GRPO on the train split raises its pass@1 over the base.
 
 A real run of the lab's own rules (profiles/demo/overlay.yaml, nothing scaled down): the
-train split, the diverse base, 80 GRPO steps rewarded by the math verifier, vLLM samples of
+train split, the diverse base, 60 GRPO steps rewarded by the math verifier, vLLM samples of
 base and final checkpoint on the train split, verdicts and counts. The base takes 3-4 minutes
 to train; when `make demo` (full or reduced lab: the same base) has already built it beside
 the project, with the same benchmark files, it is copied instead.
@@ -21,7 +21,7 @@ import pytest
 from conftest import PROJECT
 from rlvr_boundary import stats, tables
 
-TARGETS = [f"results/counts/ours/{m}/arith-train.parquet" for m in ("tiny-base", "grpo-step80")]
+TARGETS = [f"results/counts/ours/{m}/arith-train.parquet" for m in ("tiny-base", "grpo-step60")]
 BENCHMARKS = [f"data/demo/{b}.jsonl" for b in ("arith-add", "arith-mixed", "arith-train")]
 
 
@@ -66,4 +66,4 @@ def test_grpo_raises_train_split_pass_at_1_over_the_base(lab: Path) -> None:
     )
     assert gain["low"] > 0, gain  # the 95 % paired interval of the gain excludes zero
     log = tables.read(lab / "data/demo/rl/grpo/training_log.parquet", tables.TRAINING_LOG)
-    assert log.height == 80 and np.all(np.isfinite(log["reward"].to_numpy()))
+    assert log.height == 60 and np.all(np.isfinite(log["reward"].to_numpy()))

@@ -83,9 +83,20 @@ def _paths_by_curve(spec: FigureSpec, paths: Sequence[str | Path], what: str) ->
     return dict(zip(spec.curves, paths, strict=True))
 
 
+def label_colours(data: Any) -> dict[str, Any]:
+    """One colour per model label, in order of appearance, by the model's role; a role's
+    second and later models (an RL run's checkpoints, two algorithms) get darker shades of it."""
+    colours: dict[str, Any] = {}
+    seen: dict[str, int] = {}
+    for label, role in data.drop_duplicates("label")[["label", "role"]].itertuples(index=False):
+        shade = seen.get(role, 0)
+        seen[role] = shade + 1
+        colours[label] = mpl.colors.to_hex(np.array(mpl.colors.to_rgb(ROLE_COLOURS[role])) * 0.72**shade)
+    return colours
+
+
 def _palette(data: Any) -> list[str]:
-    """One colour per model label, in order of appearance, by the model's role."""
-    return [ROLE_COLOURS[r] for r in data.drop_duplicates("label")["role"]]
+    return list(label_colours(data).values())
 
 
 def _grid(points: pl.DataFrame) -> tuple[plt.Figure, Any, int, int]:
@@ -95,12 +106,13 @@ def _grid(points: pl.DataFrame) -> tuple[plt.Figure, Any, int, int]:
     return fig, axes, n_rows, n_cols
 
 
-def _mark_crossovers(ax: plt.Axes, crossovers: pl.DataFrame, roles: Mapping[str, str]) -> None:
-    """A dotted line at each pair's crossover k (base >= the other from there), its interval shaded."""
+def _mark_crossovers(ax: plt.Axes, crossovers: pl.DataFrame, colours: Mapping[str, Any]) -> None:
+    """A dotted line at each pair's crossover k (base >= the other from there), its interval
+    shaded, in the other model's colour (``colours``: by model)."""
     for row in crossovers.iter_rows(named=True):
         if row["crossover_k"] is None:
             continue
-        colour = ROLE_COLOURS[roles[row["model_b"]]]
+        colour = colours[row["model_b"]]
         if row["crossover_low"] is not None and row["crossover_high"] is not None:
             ax.axvspan(row["crossover_low"], row["crossover_high"], color=colour, alpha=0.06, lw=0)
         ax.axvline(row["crossover_k"], color=colour, ls=":", lw=1.2)
@@ -129,7 +141,6 @@ def grid_figure(
     """
     fig, axes, n_rows, n_cols = _grid(points)
     by_grader = points["grader"].n_unique() > 1
-    roles = dict(points.select("model", "role").unique().iter_rows())
     for (row, col), panel in points.group_by(["row", "col"], maintain_order=True):
         ax = axes[row][col]
         data = panel.to_pandas()
@@ -146,18 +157,19 @@ def grid_figure(
             linewidth=1.6,
             errorbar=None,
         )
+        colours = label_colours(data)
         powers = data[(data["k"] & (data["k"] - 1)) == 0]
         for _, group in powers.groupby(["label", "grader"] if by_grader else "label", sort=False):
-            ax.plot(group["k"], group["pass_at_k"], "o", ms=3, color=ROLE_COLOURS[group["role"].iloc[0]])
+            ax.plot(group["k"], group["pass_at_k"], "o", ms=3, color=colours[group["label"].iloc[0]])
         if bands:
             for _, group in data.groupby(["label", "grader"], sort=False):
-                colour = ROLE_COLOURS[group["role"].iloc[0]]
+                colour = colours[group["label"].iloc[0]]
                 ax.fill_between(group["k"], group["low"], group["high"], color=colour, alpha=0.18, lw=0)
         if crossovers is not None:
             mine = crossovers.filter(
                 (pl.col("panel") == panel["panel"][0]) & (pl.col("benchmark") == panel["benchmark"][0])
             )
-            _mark_crossovers(ax, mine, roles)
+            _mark_crossovers(ax, mine, {m: colours[lab] for m, lab in zip(data["model"], data["label"], strict=True)})
         ax.set_xscale("log", base=2)
         ax.set_ylim(0, 1.02)
         ax.set_title(f"{panel['panel'][0]} — {panel['benchmark_label'][0]}", fontsize=9)
