@@ -18,7 +18,7 @@ import polars as pl
 
 from rlvr_boundary import stats, tables
 from rlvr_boundary.layout import Curve
-from rlvr_boundary.specs import StatsSpec
+from rlvr_boundary.specs import Bootstrap, StatsSpec
 
 
 def matched_counts(first: pl.DataFrame, second: pl.DataFrame, where: str) -> pl.DataFrame:
@@ -34,6 +34,20 @@ def _indices(frame: pl.DataFrame, positions) -> str:
     return ", ".join(str(i) for i in frame["index"].gather(positions).to_list())
 
 
+def compare_matched(pair: pl.DataFrame, boot: Bootstrap, delta_se_k: int) -> stats.PairComparison:
+    """``stats.compare_pair`` of a ``matched_counts`` pair under the config's bootstrap."""
+    return stats.compare_pair(
+        pair["n_a"],
+        pair["c_a"],
+        pair["n_b"],
+        pair["c_b"],
+        resamples=boot.resamples,
+        level=boot.level,
+        seed=boot.seed,
+        delta_se_k=delta_se_k,
+    )
+
+
 def _curve(spec: StatsSpec, model: str, benchmark: str) -> Curve:
     return next(c for c in spec.curves if c.model == model and c.benchmark == benchmark)
 
@@ -47,16 +61,7 @@ def pair_tables(spec: StatsSpec, counts: Mapping[Curve, pl.DataFrame]) -> tuple[
         curve_a, curve_b = (_curve(spec, model, panel.benchmark) for model in (model_a, model_b))
         where = f"{spec.name}, panel {panel.title!r}, {panel.benchmark}: {model_a} vs {model_b}"
         pair = matched_counts(counts[curve_a], counts[curve_b], where)
-        result = stats.compare_pair(
-            pair["n_a"],
-            pair["c_a"],
-            pair["n_b"],
-            pair["c_b"],
-            resamples=boot.resamples,
-            level=boot.level,
-            seed=boot.seed,
-            delta_se_k=spec.delta_se_k,
-        )
+        result = compare_matched(pair, boot, spec.delta_se_k)
         key = {
             "panel": panel.title,
             "benchmark": panel.benchmark,

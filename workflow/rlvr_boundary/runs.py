@@ -18,7 +18,7 @@ import polars as pl
 import seaborn as sns
 
 from rlvr_boundary import stats, tables
-from rlvr_boundary.comparisons import matched_counts
+from rlvr_boundary.comparisons import compare_matched, matched_counts
 from rlvr_boundary.figures import PANEL_HEIGHT_IN, PANEL_WIDTH_IN, provenance_path, save_figure, titles
 from rlvr_boundary.specs import BoundaryTableSpec, TrainingFigureSpec
 
@@ -94,19 +94,8 @@ def boundary_table(spec: BoundaryTableSpec, counts_paths: Sequence[str | Path]) 
             )
             gap: tuple[float | None, ...] = (None, None, None)
             if spec.base is not None and model != spec.base:
-                pair = matched_counts(
-                    counts[spec.base, bench], table, f"{spec.title}: {spec.base} vs {model} on {bench}"
-                )
-                delta = stats.compare_pair(
-                    pair["n_a"],
-                    pair["c_a"],
-                    pair["n_b"],
-                    pair["c_b"],
-                    resamples=boot.resamples,
-                    level=boot.level,
-                    seed=boot.seed,
-                    delta_se_k=k,
-                ).delta_se
+                where = f"{spec.title}: {spec.base} vs {model} on {bench}"
+                delta = compare_matched(matched_counts(counts[spec.base, bench], table, where), boot, k).delta_se
                 gap = (delta.estimate, delta.low, delta.high)
             one, at_k = curve.row(0, named=True), curve.row(1, named=True)
             rows.append(
