@@ -130,8 +130,8 @@ def _expand_checkpoints(config: dict[str, Any], source: str) -> None:
     lab = demo.get("rl", {})
     for run, spec in lab.items():
         where = f"{source}: demo.rl.{run}"
-        if spec["init"] not in demo.get("models", {}):
-            raise ConfigError(f"{where}.init: {spec['init']!r} is not one of demo.models")
+        if spec["init"] not in demo.get("models", {}) or spec["init"] not in models:
+            raise ConfigError(f"{where}.init: {spec['init']!r} is not one of demo.models and a configured model")
         if spec["problems"] not in demo.get("benchmarks", {}):
             raise ConfigError(f"{where}.problems: {spec['problems']!r} is not one of demo.benchmarks")
         if any(not 1 <= s <= spec["steps"] for s in spec["checkpoints"]):

@@ -565,7 +565,7 @@ def rl_spec(config: dict[str, Any], run: str) -> RLSpec:
     """The run's RLSpec; the policy is trained with the prompt its init model is evaluated with."""
     spec = dict(config["demo"]["rl"][run])
     init, problems = spec.pop("init"), spec.pop("problems")
-    template = template_for(config, init, problems) if init in config["models"] else "qwen-boxed"
+    template = template_for(config, init, problems)
     return RLSpec(**{**spec, "checkpoints": tuple(spec["checkpoints"])}, template=template)
 
 

@@ -3,7 +3,7 @@ with Delta-SE (Tables 2 and 3).
 
 Both read tables only: training logs (``tables.TRAINING_LOG``, written by ``rl-train`` or
 converted from another trainer's log) and per-problem counts. The curves are drawn raw and
-as a centred rolling mean, since one step's reward over 64 rollouts is a noisy number; the
+as a centred rolling mean, since one step's reward over its few rollouts is noisy; the
 CSV beside the PDF holds both. Every pass@k and Delta-SE in the table carries its problem-
 bootstrap interval, which the paper's tables did not.
 """
