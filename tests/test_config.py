@@ -37,7 +37,10 @@ def test_paper_config_has_the_code_experiments(paper: dict) -> None:
         ("r1-distill-qwen-14b", "livecodebench"),
         ("deepcoder-14b", "livecodebench"),
     ]
-    assert {m for m, _ in layout.figure_pairs(paper, "fig4")} == {"qwen2.5-7b-instruct-1m", "coder1-zero-qwen2.5-7b"}
+    assert {m for m, b in layout.figure_pairs(paper, "fig4") if b in code} == {
+        "qwen2.5-7b-instruct-1m",
+        "coder1-zero-qwen2.5-7b",
+    }
     assert {b for _, b in layout.figure_pairs(paper, "fig11")} == {"livecodebench", "livecodebench_full"}
     assert paper["benchmarks"]["livecodebench"]["window"] == {"start": "2024-08-01", "end": "2025-02-01"}
     # Fig. 3: n = 64 and a 32k response length; Figs. 4 and 11: n = 128 and 16k.
@@ -90,9 +93,18 @@ def test_shards_cover_n_and_raising_n_only_appends(paper: dict) -> None:
             "figures.fig2: qwen2.5-7b on aime24: template 'evalplus' is a code prompt but 'aime24' is a math benchmark",
         ),
         (
-            {"figures": {"fig4": {"rows": ["aime24"]}}},
-            "figures.fig4: qwen2.5-7b-instruct-1m on aime24: models.qwen2.5-7b-instruct-1m.template: no prompt",
+            {"figures": {"fig11": {"rows": ["aime24"]}}},
+            "figures.fig11: qwen2.5-7b-instruct-1m on aime24: models.qwen2.5-7b-instruct-1m.template: no prompt",
         ),
+        (
+            {"figures": {"fig4": {"rows": ["humanevalplus", "mathvista"]}}},
+            "figures.fig4.columns.0.benchmarks.1: 'mbppplus' is not in rows",
+        ),
+        (
+            {"models": {"qwen2.5-vl-7b-instruct": {"templates": {"mathvision": "qwen-boxed"}}}},
+            "template 'qwen-boxed' is a math prompt but 'mathvision' is a visual benchmark",
+        ),
+        ({"benchmarks": {"mathvision": {"keep": {"equals": "A"}}}}, "benchmarks.mathvision.keep"),  # equals and empty
         ({"benchmarks": {"humanevalplus": {"format": "csv"}}}, "benchmarks.humanevalplus.format"),
         (
             {"benchmarks": {"livecodebench": {"window": {"start": "Aug 2024", "end": None}}}},

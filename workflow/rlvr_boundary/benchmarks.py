@@ -9,11 +9,17 @@ has one row per problem:
 ``metadata`` (JSON of every other source field). Gold extraction follows the paper's repo
 (PAPER.md section 3): MATH500 and Minerva take the last ``\\boxed{}`` of the solution, GSM8K
 the text after ``####``, OlympiadBench ``final_answer[0]`` without ``$``.
+
+A visual benchmark (MathVista, MathVision; ``tables.VISUAL_BENCHMARK``) is a math table plus
+each problem's image bytes and their sha256; ``keep`` drops the multiple-choice problems as
+the paper did (MathVista: ``question_type == free_form``; MathVision: empty ``options``), and
+the prepared table's provenance records how many rows the source had and how many were kept.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +30,8 @@ import polars as pl
 from rlvr_boundary import code_benchmarks, tables
 from rlvr_boundary.specs import PrepareSpec
 from rlvr_boundary.verify.math_extract import last_boxed
+
+log = logging.getLogger(__name__)
 
 
 class BenchmarkError(ValueError):
@@ -100,6 +108,60 @@ def build_table(rows: Iterable[dict[str, Any]], spec: dict[str, Any], origin: st
     return frame
 
 
+def kept_rows(rows: list[dict[str, Any]], keep: dict[str, Any] | None, origin: str) -> list[dict[str, Any]]:
+    """The rows a benchmark keeps: ``{field, equals: value}`` or ``{field, empty: true}``
+    (a missing, null, empty string or empty list counts as empty); no rule keeps all."""
+    if keep is None:
+        return rows
+    field = keep["field"]
+    kept = []
+    for index, row in enumerate(rows):
+        if field not in row:
+            raise BenchmarkError(f"{origin}: row {index}: field {field!r} (benchmark keep rule) is missing")
+        value = row[field]
+        if "equals" in keep:
+            selected = value == keep["equals"]
+        else:
+            selected = (value is None or value == "" or value == []) == keep["empty"]
+        if selected:
+            kept.append(row)
+    return kept
+
+
+def _image_bytes(row: dict[str, Any], spec: dict[str, Any], source: dict[str, Any], where: str) -> bytes:
+    """A problem's image as the source stores it: hub rows carry the bytes (an undecoded
+    ``datasets.Image``), local rows a path relative to ``local.images``."""
+    if source["kind"] == "hf":
+        value = row.get(spec["hf"]["image"])
+        if isinstance(value, dict) and value.get("bytes"):
+            return bytes(value["bytes"])
+        if isinstance(value, dict) and value.get("path") and Path(value["path"]).is_file():
+            return Path(value["path"]).read_bytes()
+        raise BenchmarkError(f"{where}: field {spec['hf']['image']!r}: no image bytes")
+    relative = row.get(spec["fields"]["image"])
+    if not relative:
+        raise BenchmarkError(f"{where}: field {spec['fields']['image']!r}: no image path")
+    path = Path(source["images"]) / str(relative)
+    if not path.is_file():
+        raise BenchmarkError(
+            f"{where}: field {spec['fields']['image']!r}: image {path} not found (local.images is "
+            f"{source['images']}; MathVista's repository ships no images: use data_source: hf)"
+        )
+    return path.read_bytes()
+
+
+def add_images(
+    frame: pl.DataFrame, rows: list[dict[str, Any]], spec: dict[str, Any], source: dict[str, Any], origin: str
+) -> pl.DataFrame:
+    """The visual table: ``frame`` (built from ``rows``, same order) with each image's bytes
+    and sha256."""
+    blobs = [_image_bytes(row, spec, source, f"{origin}: row {index}") for index, row in enumerate(rows)]
+    return frame.with_columns(
+        pl.Series("image", blobs, dtype=pl.Binary),
+        pl.Series("image_sha256", [tables.sha256_bytes(blob) for blob in blobs], dtype=pl.String),
+    )
+
+
 def _checked_local(spec: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
     path = Path(spec["local"]["path"])
     if not path.is_file():
@@ -156,6 +218,10 @@ def _load_hub(spec: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any
     dataset = datasets.load_dataset(
         hub["id"], hub.get("config"), split=hub["split"], revision=commit or hub["revision"]
     )
+    if "image" in hub:  # the file's bytes, not a decoded picture: the model's processor decodes
+        if hub["image"] not in dataset.column_names:
+            raise BenchmarkError(f"hf dataset {hub['id']!r}: no image column {hub['image']!r}")
+        dataset = dataset.cast_column(hub["image"], datasets.Image(decode=False))
     record = {
         "kind": "hf",
         "id": hub["id"],
@@ -226,23 +292,36 @@ def prepare(name: str, spec: dict[str, Any], source_kind: str) -> tuple[pl.DataF
         raise BenchmarkError(f"benchmarks.{name}: no {source_kind!r} source configured")
     if spec.get("kind", "math") == "code":
         return _prepare_code(name, spec, source_kind)
+    kind = spec.get("kind", "math")
     if source_kind == "local":
         path, source = _checked_local(spec)
         try:
-            rows = tables.read_jsonl(path)
+            rows = tables.read_json_rows(path)
         except ValueError as exc:
             raise BenchmarkError(str(exc)) from exc
+        if kind == "visual":
+            source["images"] = str(Path(spec["local"].get("images") or path.parent))
     else:
         rows, source = _load_hub(spec)
     origin = source.get("path") or source["id"]
-    frame = build_table(rows, spec, origin)
-    return frame, {"benchmark": name, "kind": "math", "source": source, "fields": spec["fields"], "gold": spec["gold"]}
+    kept = kept_rows(rows, spec.get("keep"), origin)
+    record = {"benchmark": name, "kind": kind, "source": source, "fields": spec["fields"], "gold": spec["gold"]}
+    if spec.get("keep"):
+        record["keep"] = {**spec["keep"], "source_rows": len(rows), "kept_rows": len(kept)}
+        log.info("%s: kept %d of %d rows (%s)", name, len(kept), len(rows), spec["keep"])
+    plain = [{k: v for k, v in row.items() if k != spec.get("hf", {}).get("image")} for row in kept]
+    frame = build_table(plain, spec, origin)
+    if kind == "visual":
+        frame = add_images(frame, kept, spec, source, origin)
+        record["images"] = tables.config_hash(frame.select("problem_id", "image_sha256").rows())
+    return frame, record
 
 
 def write_prepared(spec: PrepareSpec, output: str | Path) -> None:
     """The prepare stage: build the table from its source and write it with its provenance."""
     frame, source = prepare(spec.name, spec.benchmark, spec.source)
-    code = tables.is_code(frame)
-    content = tables.config_hash(frame.select("problem_id", "question", "tests" if code else "gold").rows())
+    schema = tables.benchmark_schema(frame.columns)
+    judged = ["tests"] if tables.is_code(frame) else ["gold", *(["image_sha256"] if "image" in frame.columns else [])]
+    content = tables.config_hash(frame.select("problem_id", "question", *judged).rows())
     record = tables.provenance(stage="prepare", content_hash=content, **source)
-    tables.write(frame, output, tables.CODE_BENCHMARK if code else tables.MATH_BENCHMARK, record)
+    tables.write(frame, output, schema, record)

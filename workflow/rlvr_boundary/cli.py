@@ -232,6 +232,12 @@ def _demo_model(args: argparse.Namespace) -> None:
     print(json.dumps(stats, indent=2))
 
 
+def _tiny_vl(args: argparse.Namespace) -> None:
+    from rlvr_boundary import tiny_vl
+
+    print(json.dumps(tiny_vl.build(Path(args.output), seed=args.seed), indent=2))
+
+
 def _rl_train(args: argparse.Namespace) -> None:
     import os
 
@@ -565,6 +571,14 @@ def build_parser() -> argparse.ArgumentParser:
         None,
         _demo_worked,
         {"--benchmark": {}, "--output": {}},
+    )
+    _stage(
+        sub,
+        "tiny-vl",
+        "build a tiny random-weight Qwen2.5-VL offline (runs the visual path on a CPU)",
+        None,
+        _tiny_vl,
+        {"--seed": {"type": int, "default": 0, "required": False}, "--output": {}},
     )
     _stage(
         sub,

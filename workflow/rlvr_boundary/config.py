@@ -293,10 +293,13 @@ def _check_references(config: dict[str, Any], source: str) -> None:
             if bench not in benchmarks:
                 raise ConfigError(f"{source}: figures.{fig}.rows.{i}: unknown benchmark {bench!r}")
         for j, column in enumerate(figure["columns"]):
+            for b, bench in enumerate(column.get("benchmarks", [])):
+                if bench not in figure["rows"]:
+                    raise ConfigError(f"{source}: figures.{fig}.columns.{j}.benchmarks.{b}: {bench!r} is not in rows")
             for m, model in enumerate(column["models"]):
                 if model not in models:
                     raise ConfigError(f"{source}: figures.{fig}.columns.{j}.models.{m}: unknown model {model!r}")
-                for bench in figure["rows"]:
+                for bench in column.get("benchmarks", figure["rows"]):
                     _checked_model_on(config, model, bench, f"{source}: figures.{fig}: {model} on {bench}")
     for key in ("figures", "tables"):
         for name in config.get("demo", {}).get(key, []):
@@ -353,7 +356,7 @@ def _checked_model_on(config: dict[str, Any], model: str, benchmark: str, where:
 
 def template_for(config: dict[str, Any], model: str, benchmark: str) -> str:
     """The prompt a model gets on a benchmark: the model's per-benchmark entry, else the
-    code benchmark's own template, else the model's (math) template; its kind must match."""
+    code or visual benchmark's own template, else the model's (math) template; its kind must match."""
     spec, bench = config["models"][model], config["benchmarks"][benchmark]
     template = spec.get("templates", {}).get(benchmark) or bench.get("template") or spec.get("template")
     if template is None:

@@ -25,7 +25,7 @@ from rlvr_boundary.config import (
     source_kind,
     template_for,
 )
-from rlvr_boundary.layout import Curve, Panel, panel_pairs, panels
+from rlvr_boundary.layout import Curve, Panel, panel_pairs, panels, unreleased_models
 from rlvr_boundary.specs import (
     Bootstrap,
     BoundaryTableSpec,
@@ -55,10 +55,10 @@ from rlvr_boundary.specs import (
 )
 from rlvr_boundary.tables import config_hash
 
-SAMPLING_MODEL_KEYS = ("hf_id", "revision", "path", "tensor_parallel_size", "max_model_len")
+SAMPLING_MODEL_KEYS = ("hf_id", "revision", "path", "tensor_parallel_size", "max_model_len", "backend", "image_pixels")
 """Model keys that change what is sampled (labels and roles only change plots; the prompt
 template and max_tokens travel in the sample spec, resolved per benchmark)."""
-PREPARE_BENCHMARK_KEYS = ("kind", "local", "hf", "url", "fields", "gold", "format", "window")
+PREPARE_BENCHMARK_KEYS = ("kind", "local", "hf", "url", "fields", "gold", "format", "window", "keep")
 """Benchmark keys that change the prepared table (n, shard_size, template only change sampling)."""
 
 
@@ -392,6 +392,16 @@ def _model_labels(config: dict[str, Any], figure: str) -> dict[str, dict[str, st
     return {m: {"label": config["models"][m]["label"], "role": config["models"][m]["role"]} for m in sorted(used)}
 
 
+def figure_note(config: dict[str, Any], figure: str) -> str | None:
+    """The figure's configured note, and which unreleased models it cannot draw yet."""
+    missing = [
+        f"{config['models'][m]['label']} not drawn ({config['models'][m]['unreleased']})"
+        for m in unreleased_models(config, figure)
+    ]
+    lines = [line for line in [config["figures"][figure].get("note"), *missing] if line]
+    return "; ".join(lines) or None
+
+
 def figure_spec(config: dict[str, Any], figure: str, *, all_graders: bool = False) -> FigureSpec:
     spec = config["figures"][figure]
     return FigureSpec(
@@ -399,7 +409,7 @@ def figure_spec(config: dict[str, Any], figure: str, *, all_graders: bool = Fals
         panels=tuple(panels(config, figure)),
         curves=tuple(figure_curves(config, figure, all_graders=all_graders)),
         models=_model_labels(config, figure),
-        note=spec.get("note"),
+        note=figure_note(config, figure),
         bands=spec["bands"],
     )
 

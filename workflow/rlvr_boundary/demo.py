@@ -216,8 +216,9 @@ def _passes(examples: Sequence[tuple[str, str, str]], rng: random.Random) -> Ite
 # --------------------------------------------------------------------------- the model
 
 
-def _build_tokenizer(corpus: Iterable[str]) -> Any:
-    """A byte-level BPE tokenizer with Qwen's chat-markup special tokens.
+def build_tokenizer(corpus: Iterable[str], special_tokens: Sequence[str] = ()) -> Any:
+    """A byte-level BPE tokenizer with Qwen's chat-markup special tokens (and any others
+    named, such as Qwen2.5-VL's image markers).
 
     Byte level means any string round-trips exactly, including prompts the model never saw;
     ``clean_up_tokenization_spaces`` is off so decoding never edits spaces before punctuation.
@@ -238,7 +239,7 @@ def _build_tokenizer(corpus: Iterable[str]) -> Any:
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=_VOCAB_SIZE,
-        special_tokens=list(SPECIAL_TOKENS),
+        special_tokens=[*SPECIAL_TOKENS, *special_tokens],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
@@ -247,7 +248,7 @@ def _build_tokenizer(corpus: Iterable[str]) -> Any:
         tokenizer_object=tok,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        additional_special_tokens=["<|im_start|>"],
+        additional_special_tokens=["<|im_start|>", *special_tokens],
         clean_up_tokenization_spaces=False,
         model_max_length=_ARCH["max_position_embeddings"],
     )
@@ -327,8 +328,11 @@ def _fit(model: Any, tokenizer: Any, problems: Iterator[tuple[str, str, str]], s
     return sum(tail) / len(tail)
 
 
-def save_model_atomically(output_dir: Path, model: Any, tokenizer: Any, stats: dict[str, Any]) -> dict[str, Any]:
-    """Build the directory beside ``output_dir`` and rename it into place.
+def save_model_atomically(
+    output_dir: Path, model: Any, tokenizer: Any, stats: dict[str, Any], processors: Sequence[Any] = ()
+) -> dict[str, Any]:
+    """Build the directory beside ``output_dir`` (model, tokenizer and any other processor
+    with a ``save_pretrained``) and rename it into place.
 
     A killed job then leaves either no model or a whole one, never a directory that loads
     with missing weights. Returns ``stats`` with the saved weights' sha256, as written.
@@ -337,7 +341,8 @@ def save_model_atomically(output_dir: Path, model: Any, tokenizer: Any, stats: d
     tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
     try:
         model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        for part in (tokenizer, *processors):
+            part.save_pretrained(tmp)
         stats = {**stats, "weights_sha256": sha256_file(tmp / "model.safetensors")}  # compare across machines
         (tmp / "demo_training.json").write_text(json.dumps(stats, indent=2) + "\n")
         for item in (tmp, *tmp.iterdir()):  # mkdtemp makes 0700; a model dir is shared
@@ -393,7 +398,7 @@ def train_model(
     if init_from is None:
         steps_before = 0
         corpus_problems = training_problems(f"{seed}:tokenizer", exclude_questions, solutions)
-        tokenizer = _build_tokenizer(
+        tokenizer = build_tokenizer(
             render(TEMPLATE, q) + r + "<|im_end|>"
             for q, _, r in (next(corpus_problems) for _ in range(_TOKENIZER_CORPUS))
         )

@@ -6,6 +6,12 @@ engine-level seed does not survive multiprocess mode (``../shared/recipes/vllm-c
 So every sample is its own request with its own seed, and the engine seed is irrelevant.
 Compiled and eager execution sample differently, so ``enforce_eager`` is part of the
 recorded sampling parameters.
+
+A model whose architecture vLLM cannot run on a host (this CPU build cannot import
+Qwen2.5-VL: its vLLM module needs torchvision, and PyPI's torchvision is built against the CUDA
+torch) samples with ``backend: transformers``: the same requests, seeds and outputs through
+``transformers.generate``, one request at a time under its own seed (slow, for tiny models
+and for hosts without vLLM). Its samples are not the tokens vLLM would draw for the same seed.
 """
 
 from __future__ import annotations
@@ -15,16 +21,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rlvr_boundary.images import ImageProcessor, decode, pixel_kwargs
 from rlvr_boundary.prompts import StopRule
 
 
 @dataclass(frozen=True)
 class Request:
-    """One sample to draw: a tokenized prompt, its seed and its token budget."""
+    """One sample to draw: a tokenized prompt, its seed and its token budget; a visual
+    problem's image (file bytes) fills the prompt's one image placeholder."""
 
     prompt_token_ids: list[int]
     seed: int
     max_tokens: int
+    image: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,13 @@ def _completion(output: Any) -> Completion:
     )
 
 
+def _is_visual(source: str, revision: str | None) -> bool:
+    """Whether a checkpoint is an image-text model (its config has a vision tower)."""
+    from transformers import AutoConfig
+
+    return hasattr(AutoConfig.from_pretrained(source, revision=revision), "vision_config")
+
+
 def model_source(model: dict[str, Any]) -> tuple[str, str | None]:
     """Where the engine loads weights from: a local folder, or a hub id at a revision."""
     if "path" in model:
@@ -100,9 +116,17 @@ class VllmEngine:
         enforce_eager: bool,
         gpu_memory_utilization: float,
         enable_chunked_prefill: bool | None = None,
+        image_pixels: dict[str, int] | None = None,
     ) -> None:
         from vllm import LLM
 
+        self.images = ImageProcessor(model, revision, image_pixels) if _is_visual(model, revision) else None
+        visual: dict[str, Any] = {}
+        if self.images is not None:
+            visual = {
+                "limit_mm_per_prompt": {"image": 1, "video": 0},
+                "mm_processor_kwargs": pixel_kwargs(image_pixels),
+            }
         self._llm = LLM(
             model=model,
             revision=revision,
@@ -113,6 +137,7 @@ class VllmEngine:
             enforce_eager=enforce_eager,
             gpu_memory_utilization=gpu_memory_utilization,
             enable_chunked_prefill=enable_chunked_prefill,
+            **visual,
         )
         self.tokenizer = self._llm.get_tokenizer()
         self.max_model_len: int = self._llm.llm_engine.model_config.max_model_len
@@ -124,6 +149,10 @@ class VllmEngine:
     def tokenize_continuation(self, text: str) -> list[int]:
         """Token ids of text that follows a prompt: no beginning-of-sequence token added."""
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def image_tokens(self, image: bytes) -> int:
+        """Prompt tokens the image's one placeholder becomes (vLLM expands it itself)."""
+        return _image_tokens(self.images, image)
 
     def prompt_logprobs(self, sequences: Sequence[list[int]]) -> list[list[float]]:
         """Per sequence, the log-probability of each token after the first given the tokens
@@ -153,7 +182,7 @@ class VllmEngine:
         running when the caller stops early are aborted.
         """
         params = [sampling_params(req, temperature=temperature, top_p=top_p, stop=stop) for req in requests]
-        prompts: list[Any] = [{"prompt_token_ids": req.prompt_token_ids} for req in requests]
+        prompts = [vllm_prompt(req) for req in requests]
         queued = self._llm.enqueue(prompts, params, use_tqdm=False)
         # enqueue returns the engine's internal ids ("<n>-<random suffix>"); outputs carry "<n>".
         position = {request_id.partition("-")[0]: i for i, request_id in enumerate(queued)}
@@ -174,23 +203,154 @@ class VllmEngine:
             engine_core.shutdown()
 
 
-def load(model: dict[str, Any], settings: dict[str, Any], threads: int) -> VllmEngine:
-    """The engine of a sampling or scoring job: ``model`` says where the weights are and their
-    GPU layout, ``settings`` (the job's sampling parameters) the dtype, context and mode; on
-    a host without a GPU the CPU runtime is configured first."""
+def _image_tokens(processor: ImageProcessor | None, image: bytes) -> int:
+    if processor is None:
+        raise ValueError("a problem with an image was sent to a text-only model")
+    return processor.tokens(decode(image))
+
+
+def vllm_prompt(request: Request) -> dict[str, Any]:
+    """vLLM's input for one request: token ids, and the decoded image for its placeholder."""
+    prompt: dict[str, Any] = {"prompt_token_ids": request.prompt_token_ids}
+    if request.image is not None:
+        prompt["multi_modal_data"] = {"image": decode(request.image)}
+    return prompt
+
+
+_DTYPES = ("bfloat16", "float16", "float32")
+
+
+class TransformersEngine:
+    """``transformers.generate`` behind the engine interface (``backend: transformers``).
+
+    Requests run one at a time, each after ``torch.manual_seed(request seed)``, so a sample
+    depends on its own seed only, as with vLLM. What vLLM does by default is done here too:
+    sampling with top-k off, special tokens skipped in the text, stop strings cut from it, and
+    ``cumulative_logprob`` summed from the raw (untempered) distribution.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        revision: str | None,
+        dtype: str,
+        max_model_len: int | None,
+        image_pixels: dict[str, int] | None,
+    ) -> None:
+        import torch
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer
+
+        config = AutoConfig.from_pretrained(model, revision=revision)
+        visual = hasattr(config, "vision_config")
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        loader = AutoModelForImageTextToText if visual else AutoModelForCausalLM
+        self._model = loader.from_pretrained(
+            model, revision=revision, dtype=getattr(torch, dtype) if dtype in _DTYPES else "auto"
+        )
+        self._model.to(self.device).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
+        self.images = ImageProcessor(model, revision, image_pixels) if visual else None
+        self.image_token_id: int | None = getattr(config, "image_token_id", None)
+        self.max_model_len: int = max_model_len or config.get_text_config().max_position_embeddings
+        eos = self._model.generation_config.eos_token_id
+        self._eos = [eos] if isinstance(eos, int) else list(eos or [])
+
+    def tokenize(self, prompt: str) -> list[int]:
+        return list(self.tokenizer(prompt)["input_ids"])
+
+    def image_tokens(self, image: bytes) -> int:
+        return _image_tokens(self.images, image)
+
+    def _inputs(self, request: Request) -> dict[str, Any]:
+        """Model inputs of one request; the image placeholder expanded as the processor does."""
+        import torch
+
+        ids, extra = list(request.prompt_token_ids), {}
+        if request.image is not None:
+            if self.images is None or ids.count(self.image_token_id) != 1:
+                raise ValueError("an image request needs a visual model and exactly one image placeholder")
+            pixels = self.images.inputs(decode(request.image))
+            at = ids.index(self.image_token_id)
+            count = int(pixels["image_grid_thw"].prod()) // self.images.processor.merge_size**2
+            ids[at : at + 1] = [self.image_token_id] * count
+            extra = {key: value.to(self.device) for key, value in pixels.items()}
+        tensor = torch.tensor([ids], device=self.device)
+        return {"input_ids": tensor, "attention_mask": torch.ones_like(tensor), **extra}
+
+    def _generate(self, request: Request, *, temperature: float, top_p: float, stop: StopRule) -> Completion:
+        import torch
+
+        inputs = self._inputs(request)
+        eos = list(dict.fromkeys([*self._eos, *stop.token_ids]))
+        torch.manual_seed(request.seed)
+        with torch.no_grad():
+            out = self._model.generate(
+                **inputs,
+                do_sample=temperature > 0,
+                temperature=temperature if temperature > 0 else None,
+                top_p=top_p if temperature > 0 else None,
+                top_k=0,
+                max_new_tokens=request.max_tokens,
+                eos_token_id=eos,
+                pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos[0],
+                stop_strings=list(stop.strings) or None,
+                tokenizer=self.tokenizer,
+                return_dict_in_generate=True,
+                output_logits=True,
+            )
+        new = out.sequences[0, inputs["input_ids"].shape[1] :].tolist()
+        logprob = sum(
+            float(torch.log_softmax(step[0].float(), dim=-1)[token])
+            for step, token in zip(out.logits, new, strict=True)
+        )
+        text = self.tokenizer.decode(new, skip_special_tokens=True)
+        cut = [text.index(s) for s in stop.strings if s in text]
+        ended = bool(new) and new[-1] in eos
+        if cut:
+            text, ended = text[: min(cut)], True
+        return Completion(text, len(new), "stop" if ended or len(new) < request.max_tokens else "length", logprob)
+
+    def stream(
+        self, requests: Sequence[Request], *, temperature: float, top_p: float, stop: StopRule
+    ) -> Iterator[list[tuple[int, Completion]]]:
+        """One request at a time, in order, each yielded as it finishes."""
+        for position, request in enumerate(requests):
+            yield [(position, self._generate(request, temperature=temperature, top_p=top_p, stop=stop))]
+
+    def close(self) -> None:
+        self._model = None
+
+
+def load(model: dict[str, Any], settings: dict[str, Any], threads: int) -> VllmEngine | TransformersEngine:
+    """The engine of a sampling or scoring job: ``model`` says where the weights are, their
+    GPU layout and backend, ``settings`` (the job's sampling parameters) the dtype, context
+    and mode; on a host without a GPU the CPU runtime is configured first."""
     import torch
 
     on_cpu = not torch.cuda.is_available()
+    source, revision = model_source(model)
+    max_model_len = model.get("max_model_len") or settings.get("max_model_len")
+    if model.get("backend") == "transformers":
+        if on_cpu:
+            torch.set_num_threads(max(1, threads))
+        return TransformersEngine(
+            source,
+            revision=revision,
+            dtype=settings.get("dtype", "auto"),
+            max_model_len=max_model_len,
+            image_pixels=model.get("image_pixels"),
+        )
     if on_cpu:
         configure_cpu_runtime(threads)
-    source, revision = model_source(model)
     return VllmEngine(
         source,
         revision=revision,
         tensor_parallel_size=model.get("tensor_parallel_size", 1),
         dtype=settings.get("dtype", "auto"),
-        max_model_len=model.get("max_model_len") or settings.get("max_model_len"),
+        max_model_len=max_model_len,
         enforce_eager=settings.get("enforce_eager", False),
         gpu_memory_utilization=settings.get("gpu_memory_utilization", 0.9),
         enable_chunked_prefill=False if on_cpu else None,
+        image_pixels=model.get("image_pixels"),
     )

@@ -117,7 +117,7 @@ def tensor_parallel_size(config: dict[str, Any], model: str) -> int:
 
 def problem_count(config: dict[str, Any], benchmark: str) -> int:
     """Problems in ``benchmark``: ``cluster.problems``, else the demo's generated count, else
-    the lines of its local jsonl; a filtered benchmark's origin's (the filter's result is
+    the lines of its local jsonl (the rows its ``keep`` rule keeps); a filtered benchmark's origin's (the filter's result is
     known only once it has run)."""
     benchmark = origin_benchmark(config, benchmark)
     known = _cluster(config)["problems"]
@@ -126,8 +126,13 @@ def problem_count(config: dict[str, Any], benchmark: str) -> int:
     generated = config.get("demo", {}).get("benchmarks", {}).get(benchmark)
     if generated is not None:
         return generated["problems"]
-    local = config["benchmarks"][benchmark].get("local")
+    spec = config["benchmarks"][benchmark]
+    local = spec.get("local")
     if local is not None and Path(local["path"]).is_file():
+        if "keep" in spec or local["path"].endswith(".json"):
+            from rlvr_boundary.benchmarks import kept_rows  # only here: the planner stays light
+
+            return len(kept_rows(tables.read_json_rows(local["path"]), spec.get("keep"), local["path"]))
         return count_lines(local["path"])
     raise ConfigError(f"cluster.problems.{benchmark}: number of problems unknown (no local file to count); add it")
 

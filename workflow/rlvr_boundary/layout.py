@@ -32,25 +32,41 @@ class Curve:
     benchmark: str
 
 
+def available(config: dict[str, Any], model: str) -> bool:
+    """Whether a model can have curves: weights to sample (hub id or path) or imported samples;
+    an ``unreleased`` model without either is left out of the panels."""
+    spec = config["models"][model]
+    return "unreleased" not in spec or bool({"hf_id", "path", "samples_from"} & set(spec))
+
+
 def panels(config: dict[str, Any], figure: str) -> list[Panel]:
     """Panels of a figure: benchmarks down the rows (across the columns when transposed); none
-    for a training-curve figure, which reads logs, not samples."""
+    for a training-curve figure, which reads logs, not samples.
+
+    A model group restricted to some benchmarks (``benchmarks``) gets panels on those only, and
+    a benchmark's panels sit side by side, so Fig. 4's code pair on two benchmarks and visual
+    pair on two others make one row of four. Unreleased models are left out.
+    """
     spec = config["figures"][figure]
     if spec["kind"] == "training":
         return []
     flip = spec.get("transpose", False)
-    return [
-        Panel(
-            c if flip else r,
-            r if flip else c,
-            bench,
-            column["title"],
-            tuple(column["models"]),
-            config["benchmarks"][bench].get("label", bench),
-        )
-        for r, bench in enumerate(spec["rows"])
-        for c, column in enumerate(spec["columns"])
-    ]
+    grid = []
+    for r, bench in enumerate(spec["rows"]):
+        groups = [column for column in spec["columns"] if bench in column.get("benchmarks", spec["rows"])]
+        for c, column in enumerate(groups):
+            models = tuple(m for m in column["models"] if available(config, m))
+            if models:
+                label = config["benchmarks"][bench].get("label", bench)
+                grid.append(Panel(c if flip else r, r if flip else c, bench, column["title"], models, label))
+    return grid
+
+
+def unreleased_models(config: dict[str, Any], figure: str) -> list[str]:
+    """The figure's models left out because their weights are not public."""
+    spec = config["figures"][figure]
+    named = dict.fromkeys(m for column in spec.get("columns", []) for m in column["models"])
+    return [m for m in named if not available(config, m)]
 
 
 def pairs(grid: list[Panel]) -> list[tuple[str, str]]:

@@ -160,6 +160,28 @@ CODE_TEMPLATES: dict[str, str] = {
 }
 
 
+# =======================================================================================
+# Visual-math prompt (paper Fig. 26: EasyR1's prompt for Qwen2.5-VL)
+# =======================================================================================
+EASYR1_SYSTEM = (
+    "You are Qwen, created by Alibaba Cloud. You are a helpful assistant. You FIRST think about the "
+    "reasoning process as an internal monologue and then provide the final answer. The reasoning "
+    "process MUST BE enclosed within <think> </think> tags. The final answer MUST BE put in \\boxed{}."
+)
+"""Fig. 26's system message, byte-equal to PAPER.md section 4a."""
+IMAGE_PLACEHOLDER = "<|image_pad|>"
+"""Qwen2.5-VL's image token: the prompt holds one, which the engine's processor expands to
+one token per merged image patch (the ``{image_token}`` of Fig. 26)."""
+EASYR1_VISUAL = (
+    "<|im_start|>system\n" + EASYR1_SYSTEM.replace("{}", "{{}}") + "<|im_end|>\n<|im_start|>user\n"
+    "<|vision_start|>" + IMAGE_PLACEHOLDER + "<|vision_end|>\n{question}<|im_end|>\n<|im_start|>assistant\n"
+)
+"""Fig. 26 in Qwen chat markup: the image first, then the question (MathVision's text keeps
+its ``<image1>`` reference, as the dataset ships it)."""
+
+VISUAL_TEMPLATES: dict[str, str] = {"easyr1": EASYR1_VISUAL}
+
+
 def _render_code(text: str, question: str, starter_code: str) -> str:
     """Values are substituted once and never re-parsed, so braces in a problem are safe."""
     if "{format_block}" not in text:
@@ -169,12 +191,12 @@ def _render_code(text: str, question: str, starter_code: str) -> str:
 
 
 def template_kind(template: str) -> str:
-    """``math`` or ``code``: which benchmarks a template's prompt is written for."""
-    if template in TEMPLATES:
-        return "math"
-    if template in CODE_TEMPLATES:
-        return "code"
-    raise ValueError(f"unknown prompt template {template!r}; known: {sorted(TEMPLATES) + sorted(CODE_TEMPLATES)}")
+    """``math``, ``code`` or ``visual``: which benchmarks a template's prompt is written for."""
+    for kind, known in (("math", TEMPLATES), ("code", CODE_TEMPLATES), ("visual", VISUAL_TEMPLATES)):
+        if template in known:
+            return kind
+    names = sorted(TEMPLATES) + sorted(CODE_TEMPLATES) + sorted(VISUAL_TEMPLATES)
+    raise ValueError(f"unknown prompt template {template!r}; known: {names}")
 
 
 def render(template: str, question: str, starter_code: str = "") -> str:
@@ -183,8 +205,11 @@ def render(template: str, question: str, starter_code: str = "") -> str:
     Math templates are formatted and stripped as ``math_eval.py`` does; code templates take
     the problem's starter code too (LiveCodeBench; empty for stdin problems and evalplus).
     """
-    if template_kind(template) == "math":
+    kind = template_kind(template)
+    if kind == "math":
         return TEMPLATES[template].format(input=question).strip(" ")
+    if kind == "visual":
+        return VISUAL_TEMPLATES[template].format(question=question)
     return _render_code(CODE_TEMPLATES[template], question, starter_code)
 
 

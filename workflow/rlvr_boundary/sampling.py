@@ -33,6 +33,7 @@ import polars as pl
 
 from rlvr_boundary import tables
 from rlvr_boundary.engines import Completion, Request, model_source
+from rlvr_boundary.images import ImageProcessor
 from rlvr_boundary.progress import Progress
 from rlvr_boundary.prompts import StopRule, render, stop_rule
 from rlvr_boundary.specs import SampleSpec
@@ -45,6 +46,8 @@ class Engine(Protocol):
     max_model_len: int
 
     def tokenize(self, prompt: str) -> list[int]: ...
+
+    def image_tokens(self, image: bytes) -> int: ...
 
     def stream(
         self, requests: Sequence[Request], *, temperature: float, top_p: float, stop: StopRule
@@ -150,25 +153,30 @@ def _requests(
     engine: Engine, job: SampleSpec, problems: pl.DataFrame, done: set[tuple[str, int]], flusher: _Flusher
 ) -> tuple[list[tuple[str, int]], list[Request]]:
     """The requests still to draw, with their keys; a sample whose prompt leaves no room to
-    generate is settled here (status ``prompt_too_long``) without the engine."""
+    generate is settled here (status ``prompt_too_long``) without the engine. A visual
+    problem's prompt is counted with its image expanded (one placeholder becomes many)."""
     sampling, shard = job.sampling, job.shard
     keys: list[tuple[str, int]] = []
     requests: list[Request] = []
-    starter = problems["starter_code"] if "starter_code" in problems.columns else [""] * problems.height
-    for (problem_id, question), starter_code in zip(
-        problems.select("problem_id", "question").iter_rows(), starter, strict=True
+    blank = [None] * problems.height
+    starter = problems["starter_code"] if "starter_code" in problems.columns else blank
+    images = problems["image"] if "image" in problems.columns else blank
+    for (problem_id, question), starter_code, image in zip(
+        problems.select("problem_id", "question").iter_rows(), starter, images, strict=True
     ):
         missing = [i for i in range(shard.start, shard.start + shard.size) if (problem_id, i) not in done]
         if not missing:
             continue
         prompt_ids = engine.tokenize(render(job.template, question, starter_code or ""))
-        budget = min(sampling["max_tokens"], engine.max_model_len - len(prompt_ids))
+        length = len(prompt_ids) + (engine.image_tokens(image) - 1 if image is not None else 0)
+        budget = min(sampling["max_tokens"], engine.max_model_len - length)
         for sample_index in missing:
             if budget < 1:
                 flusher.add(_sample_row(problem_id, sample_index, Completion("", 0, PROMPT_TOO_LONG, None)))
             else:
                 keys.append((problem_id, sample_index))
-                requests.append(Request(prompt_ids, request_seed(sampling["seed"], problem_id, sample_index), budget))
+                seed = request_seed(sampling["seed"], problem_id, sample_index)
+                requests.append(Request(prompt_ids, seed, budget, image))
     return keys, requests
 
 
@@ -240,6 +248,11 @@ def sample_shard(
     done = {key for frame in drawn for key in frame.select("problem_id", "sample_index").iter_rows()}
     log.info("%s: %d of %d samples already drawn", output, len(done), order.height)
     timing: dict[str, Any] = {"resumed_samples": len(done)}
+    extra: dict[str, Any] = {}
+    if "image" in table.columns:
+        extra["image_preprocessing"] = ImageProcessor(
+            *model_source(job.model), job.model.get("image_pixels")
+        ).preprocessing()
     if len(done) < order.height:
         started = time.monotonic()
         engine = make_engine(job)
@@ -259,7 +272,10 @@ def sample_shard(
         drawn = _flushed(folder)
     samples = _assemble(order, drawn, output)
     tables.write(
-        samples, output, tables.SAMPLES, shard_record(job, benchmark_path, timing=timing, **(provenance or {}))
+        samples,
+        output,
+        tables.SAMPLES,
+        shard_record(job, benchmark_path, timing=timing, **extra, **(provenance or {})),
     )
     shutil.rmtree(folder)
 

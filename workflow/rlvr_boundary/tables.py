@@ -77,6 +77,16 @@ MATH_BENCHMARK = Schema(
         "metadata": pl.String(),
     },
 )
+VISUAL_BENCHMARK = Schema(
+    "visual benchmark",
+    {
+        **MATH_BENCHMARK.columns,
+        "image": pl.Binary(),
+        "image_sha256": pl.String(),
+    },
+)
+"""A math benchmark whose problems each come with one image: the file's bytes as the source
+shipped them (decoding and resizing are the model processor's, recorded per sample shard)."""
 CODE_BENCHMARK = Schema(
     "code benchmark",
     {
@@ -369,6 +379,7 @@ BOUNDARY_TABLE = Schema(
 
 SCHEMAS: dict[str, Schema] = {
     "math_benchmark": MATH_BENCHMARK,
+    "visual_benchmark": VISUAL_BENCHMARK,
     "code_benchmark": CODE_BENCHMARK,
     "samples": SAMPLES,
     "verdicts": VERDICTS,
@@ -426,18 +437,23 @@ def write(frame: pl.DataFrame, path: str | Path, schema: Schema, record: dict[st
     write_parquet(check(frame, schema, path), path, record)
 
 
+def benchmark_schema(columns: Any) -> Schema:
+    """The contract of a prepared benchmark with these columns: code, visual or math."""
+    return CODE_BENCHMARK if "test_mode" in columns else VISUAL_BENCHMARK if "image" in columns else MATH_BENCHMARK
+
+
 def is_code(table: pl.DataFrame) -> bool:
     """Whether a prepared benchmark table is a code benchmark (graded by tests, not answers)."""
     return "test_mode" in table.columns
 
 
 def read_benchmark(path: str | Path) -> pl.DataFrame:
-    """A prepared benchmark table, math or code, checked against its contract; never empty."""
+    """A prepared benchmark table, math, visual or code, checked against its contract; never empty."""
     try:
         columns = pl.read_parquet_schema(path)
     except Exception as exc:
         raise ValueError(f"{path}: cannot read parquet: {exc}") from exc
-    frame = read(path, CODE_BENCHMARK if "test_mode" in columns else MATH_BENCHMARK)
+    frame = read(path, benchmark_schema(columns))
     if frame.height == 0:
         raise ValueError(f"{path}: the benchmark table has no problems")
     return frame
@@ -608,6 +624,22 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
             if not isinstance(row, dict):
                 raise ValueError(f"{path}: line {number}: expected a JSON object")
             rows.append(row)
+    return rows
+
+
+def read_json_rows(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a .json file holding a list of objects or an object of objects (MathVista's
+    testmini.json, keyed by problem id), or of a jsonl(.gz) file."""
+    if not str(path).endswith(".json"):
+        return read_jsonl(path)
+    try:
+        with open_text(path) as handle:
+            data = json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: invalid JSON ({exc.msg}, line {exc.lineno})") from exc
+    rows = list(data.values()) if isinstance(data, dict) else data
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise ValueError(f"{path}: expected a list of JSON objects or an object of JSON objects")
     return rows
 
 
