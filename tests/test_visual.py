@@ -7,9 +7,11 @@ import hashlib
 import json
 import re
 import shutil
+from collections.abc import Iterator
 from fractions import Fraction
 from math import comb
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -18,7 +20,8 @@ import yaml
 from conftest import PROJECT, SHARED_DATA
 from rlvr_boundary import benchmarks, dag, engines, images, layout, prompts, tables, tiny_vl
 from rlvr_boundary import config as rb_config
-from rlvr_boundary.sampling import request_seed
+from rlvr_boundary.sampling import Cadence, parts_dir, request_seed, sample_shard
+from rlvr_boundary.specs import PrepareSpec, SampleSpec, Shard
 from test_workflow import job_counts, snakemake
 
 MATHVISION = SHARED_DATA / "visual/mathvision/testmini.jsonl"
@@ -199,6 +202,21 @@ def test_paper_config_fig4_has_its_visual_panels(paper: dict) -> None:
     assert dag.figure_spec(brought, "fig4").note is None
 
 
+def test_cpu_example_plans_the_tiny_models_and_mathvision() -> None:
+    result = snakemake("--configfile", "config.yaml", "examples/visual-cpu.yaml", "-n", "figures/fig4-cpu.pdf")
+    counts = job_counts(result.stdout)
+    assert counts == {
+        "tiny_vl": 2,
+        "prepare": 1,
+        "sample": 4,
+        "verify": 4,
+        "count": 2,
+        "passk": 2,
+        "figure_stats": 1,
+        "figure": 1,
+    }
+
+
 def test_paper_plan_for_figure_4_samples_the_visual_benchmarks() -> None:
     """``snakemake -n figures/fig4.pdf`` with the paper config: the code pair's 4 shards, and the
     VL model on MathVista (hub) and MathVision (local) -- the unreleased RL model plans nothing."""
@@ -213,8 +231,18 @@ def test_paper_plan_for_figure_4_samples_the_visual_benchmarks() -> None:
 VISUAL_OVERLAY = {
     "sampling": {"max_tokens": 16, "dtype": "float32"},
     "models": {
-        "tiny-vl": {"path": "models/tiny-a", "backend": "transformers", "label": "tiny VL", "role": "base"},
-        "tiny-vl-rl": {"path": "models/tiny-b", "backend": "transformers", "label": "tiny VL, seed 1", "role": "rl"},
+        "tiny-vl": {
+            "path": "data/demo/vl/tiny-vl-seed0",
+            "backend": "transformers",
+            "label": "tiny VL",
+            "role": "base",
+        },
+        "tiny-vl-rl": {
+            "path": "data/demo/vl/tiny-vl-seed1",
+            "backend": "transformers",
+            "label": "tiny VL, seed 1",
+            "role": "rl",
+        },
         "tiny-vl-unreleased": {"unreleased": "not public", "label": "tiny VL RL", "role": "rl"},
     },
     "benchmarks": {
@@ -254,9 +282,9 @@ VISUAL_OVERLAY = {
 
 @pytest.fixture(scope="module")
 def visual_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real DAG on the visual path: prepare (real MathVision images; MathVista text with
-    generated images), sample (tiny Qwen2.5-VL, transformers backend), verify, counts, pass@k,
-    statistics and the figure."""
+    """The real DAG on the visual path: the tiny models (rule tiny_vl), prepare (real MathVision
+    images; MathVista text with generated images), sample (transformers backend), verify,
+    counts, pass@k, statistics and the figure."""
     from PIL import Image
 
     rows = tables.read_jsonl(need(MATHVISION))[:10]
@@ -268,8 +296,6 @@ def visual_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for pid, row in vista.items():
         Image.new("RGB", (40 + 9 * int(pid), 30), (25 * int(pid), 90, 140)).save(work / "vista" / row["image"])
     (work / "vista/testmini.json").write_text(json.dumps(vista))
-    tiny_vl.build(work / "models/tiny-a", seed=0)
-    tiny_vl.build(work / "models/tiny-b", seed=1)
     (work / "visual.yaml").write_text(yaml.safe_dump(VISUAL_OVERLAY))
     args = ["-s", str(PROJECT / "Snakefile"), "-d", str(work), "--configfile", "config.yaml", "visual.yaml"]
     snakemake("figures/fig4v.pdf", *args, "--cores", "2", "--resources", "gpu=1", cwd=work)
@@ -330,3 +356,120 @@ def test_visual_shard_redraws_identically(visual_run: Path) -> None:
     args = ["-s", str(PROJECT / "Snakefile"), "-d", str(visual_run), "--configfile", "config.yaml", "visual.yaml"]
     snakemake(str(path.relative_to(visual_run)), *args, "--cores", "2", "--resources", "gpu=1", cwd=visual_run)
     assert tables.read(path, tables.SAMPLES).equals(before)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class _Stopping:
+    """An engine that dies after ``after`` samples, as a killed job would."""
+
+    def __init__(self, engine: engines.TransformersEngine, after: int) -> None:
+        self.engine, self.after = engine, after
+        self.max_model_len = engine.max_model_len
+
+    def tokenize(self, prompt: str) -> list[int]:
+        return self.engine.tokenize(prompt)
+
+    def image_tokens(self, image: bytes) -> int:
+        return self.engine.image_tokens(image)
+
+    def stream(self, requests: list[engines.Request], **kwargs: Any) -> Iterator[list[tuple[int, engines.Completion]]]:
+        for step in self.engine.stream(requests, **kwargs):
+            yield step
+            self.after -= len(step)
+            if self.after <= 0:
+                raise _Interrupted
+
+    def close(self) -> None:
+        pass
+
+
+def _visual_job(tiny: Path, max_model_len: int | None = None) -> SampleSpec:
+    model = {
+        "path": str(tiny),
+        "backend": "transformers",
+        **({"max_model_len": max_model_len} if max_model_len else {}),
+    }
+    sampling = {
+        "temperature": 0.6,
+        "top_p": 0.95,
+        "max_tokens": 8,
+        "stop_policy": "markup",
+        "seed": 0,
+        "dtype": "float32",
+    }
+    return SampleSpec("tiny-vl", model, "mathvision", "easyr1", Shard(0, 0, 3), sampling)
+
+
+@pytest.fixture(scope="module")
+def mathvision_table(tmp_path_factory: pytest.TempPathFactory, paper: dict) -> Path:
+    rows = tables.read_jsonl(need(MATHVISION))[:5]
+    folder = tmp_path_factory.mktemp("mathvision")
+    (folder / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = {
+        **paper["benchmarks"]["mathvision"],
+        "local": {"path": str(folder / "rows.jsonl"), "images": str(MATHVISION.parent)},
+    }
+    benchmarks.write_prepared(PrepareSpec("mathvision", spec, "local"), folder / "mathvision.parquet")
+    return folder / "mathvision.parquet"
+
+
+def test_interrupted_visual_shard_resumes_to_the_same_file(tiny: Path, mathvision_table: Path, tmp_path: Path) -> None:
+    job = _visual_job(tiny)
+    load = lambda spec: engines.load(spec.model, spec.sampling, threads=2)  # noqa: E731
+    reference = tmp_path / "reference.parquet"
+    sample_shard(job, mathvision_table, reference, load)
+    out = tmp_path / "resumed.parquet"
+    with pytest.raises(_Interrupted):
+        sample_shard(
+            job, mathvision_table, out, lambda spec: _Stopping(load(spec), 5), cadence=Cadence(flush_samples=2)
+        )
+    assert not out.exists() and len(list(parts_dir(out).glob("part-*.parquet"))) == 2
+    sample_shard(job, mathvision_table, out, load)
+    assert tables.read(out, tables.SAMPLES).equals(tables.read(reference, tables.SAMPLES))
+    record = tables.read_provenance(out)
+    assert record["timing"]["resumed_samples"] == 4 and record["image_preprocessing"]["merge_size"] == 2
+    assert record["benchmark_provenance"]["images"] == tables.read_provenance(mathvision_table)["images"]
+
+
+def test_image_that_fills_the_context_is_prompt_too_long(tiny: Path, mathvision_table: Path, tmp_path: Path) -> None:
+    """The budget counts the expanded image: a context that holds the text prompt but not its
+    image tokens too settles every sample as prompt_too_long, without the engine."""
+    engine = engines.load({"path": str(tiny), "backend": "transformers"}, {"dtype": "float32"}, threads=2)
+    problems = tables.read_benchmark(mathvision_table)
+    lengths = [
+        len(engine.tokenize(prompts.render("easyr1", q))) + engine.image_tokens(img) - 1
+        for q, img in problems.select("question", "image").iter_rows()
+    ]
+    text_only = min(len(engine.tokenize(prompts.render("easyr1", q))) for q in problems["question"])
+    context = min(lengths)  # no room left for any problem, though every text prompt fits
+    assert text_only < context
+    out = tmp_path / "short.parquet"
+    sample_shard(
+        _visual_job(tiny, max_model_len=context),
+        mathvision_table,
+        out,
+        lambda spec: engines.load(spec.model, spec.sampling, 2),
+    )
+    assert set(tables.read(out, tables.SAMPLES)["finish_reason"]) == {"prompt_too_long"}
+
+
+def test_vllm_samples_the_tiny_vl_where_it_can_run_qwen2_5_vl(tiny: Path) -> None:
+    """The vLLM path with a real image. vLLM 0.32's CPU build here cannot import its
+    Qwen2.5-VL module (it needs torchvision, whose PyPI wheel is built for the CUDA torch), so
+    this runs on hosts that have torchvision and skips, saying so, elsewhere."""
+    try:
+        import vllm.model_executor.models.qwen2_5_vl  # noqa: F401
+    except Exception as exc:  # ModuleNotFoundError: torchvision, or its operators failing to load
+        pytest.skip(f"vLLM cannot import Qwen2.5-VL here ({type(exc).__name__}: {exc}); use backend: transformers")
+    image = _image(sorted(need(MATHVISION.parent / "images").glob("*.jpg"))[0])
+    settings = {"dtype": "float32", "enforce_eager": True, "max_model_len": 1024}
+    engine = engines.load({"path": str(tiny)}, settings, threads=2)
+    ids = engine.tokenize(prompts.render("easyr1", "How many digits? <image1>"))
+    requests = [engines.Request(ids, seed, 8, image) for seed in (1, 2, 1)]
+    stop = prompts.stop_rule("easyr1", "markup")
+    done = dict(pair for step in engine.stream(requests, temperature=0.6, top_p=0.95, stop=stop) for pair in step)
+    assert done[0] == done[2] and all(0 < done[i].n_tokens <= 8 for i in range(3))
+    engine.close()

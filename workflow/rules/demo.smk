@@ -57,6 +57,20 @@ rule demo_model:
         " --output {output:q} > {log:q} 2>&1"
 
 
+rule tiny_vl:
+    """A tiny random-weight Qwen2.5-VL, built offline: the visual path on a CPU (examples/visual-cpu.yaml)."""
+    output:
+        directory("data/demo/vl/tiny-vl-seed{seed}"),
+    log:
+        "logs/demo/tiny-vl-seed{seed}.log",
+    wildcard_constraints:
+        seed=r"\d+",
+    conda:
+        "../../envs/sampling.yaml"
+    shell:
+        "python -m rlvr_boundary tiny-vl --seed {wildcards.seed} --output {output:q} > {log:q} 2>&1"
+
+
 rule rl_train:
     """The lab's RLVR: TRL's GRPO or RLOO from a demo model on a train split, rewarded by the math verifier; checkpoints and a training log."""
     input:
