@@ -105,6 +105,10 @@ def test_shards_cover_n_and_raising_n_only_appends(paper: dict) -> None:
             "template 'qwen-boxed' is a math prompt but 'mathvision' is a visual benchmark",
         ),
         ({"benchmarks": {"mathvision": {"keep": {"equals": "A"}}}}, "benchmarks.mathvision.keep"),  # equals and empty
+        (
+            {"models": {"qwen2.5-7b": {"backend": "transformers"}}},
+            "figures.fig6.columns.0.models.0: 'qwen2.5-7b' samples with backend transformers; scoring",
+        ),
         ({"benchmarks": {"humanevalplus": {"format": "csv"}}}, "benchmarks.humanevalplus.format"),
         (
             {"benchmarks": {"livecodebench": {"window": {"start": "Aug 2024", "end": None}}}},

@@ -284,6 +284,14 @@ def _check_references(config: dict[str, Any], source: str) -> None:
         if benchmarks[superset]["kind"] != bench["kind"]:
             raise ConfigError(f"{where}: {superset!r} is a {benchmarks[superset]['kind']} benchmark, {name!r} is not")
     for fig, figure in config["figures"].items():
+        if figure["kind"] == "perplexity":
+            for j, column in enumerate(figure["columns"]):
+                for m, model in enumerate(column["models"]):
+                    if models.get(model, {}).get("backend") == "transformers":
+                        raise ConfigError(
+                            f"{source}: figures.{fig}.columns.{j}.models.{m}: {model!r} samples with backend "
+                            "transformers; scoring (perplexity) runs on vLLM only"
+                        )
         if figure["kind"] == "training":
             for i, run in enumerate(figure["runs"]):
                 if run not in config["training_runs"]:

@@ -272,8 +272,7 @@ class TransformersEngine:
                 raise ValueError("an image request needs a visual model and exactly one image placeholder")
             pixels = self.images.inputs(decode(request.image))
             at = ids.index(self.image_token_id)
-            count = int(pixels["image_grid_thw"].prod()) // self.images.processor.merge_size**2
-            ids[at : at + 1] = [self.image_token_id] * count
+            ids[at : at + 1] = [self.image_token_id] * self.images.placeholders(pixels)
             extra = {key: value.to(self.device) for key, value in pixels.items()}
         tensor = torch.tensor([ids], device=self.device)
         return {"input_ids": tensor, "attention_mask": torch.ones_like(tensor), **extra}

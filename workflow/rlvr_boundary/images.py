@@ -61,10 +61,13 @@ class ImageProcessor:
         """Pixel values and the (t, h, w) patch grid of one image, as torch tensors."""
         return dict(self.processor(images=[image], return_tensors="pt"))
 
+    def placeholders(self, inputs: dict[str, Any]) -> int:
+        """How many placeholder tokens an image with these processed ``inputs`` takes."""
+        return int(inputs["image_grid_thw"].prod()) // self.processor.merge_size**2
+
     def tokens(self, image: Any) -> int:
         """How many placeholder tokens the image takes in the prompt."""
-        grid = self.inputs(image)["image_grid_thw"]
-        return int(grid.prod()) // self.processor.merge_size**2
+        return self.placeholders(self.inputs(image))
 
     def preprocessing(self) -> dict[str, Any]:
         """What every shard's provenance records of how its images were prepared."""
