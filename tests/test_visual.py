@@ -178,11 +178,15 @@ def test_transformers_engine_draws_image_requests_by_their_own_seeds(tiny: Path)
     engine.close()
 
 
-def test_vllm_request_carries_the_decoded_image() -> None:
-    image = _image(sorted(need(MATHVISION.parent / "images").glob("*.jpg"))[0])
-    prompt = engines.vllm_prompt(engines.Request([1, 2, 3], 7, 5, image))
-    assert prompt["prompt_token_ids"] == [1, 2, 3] and prompt["multi_modal_data"]["image"].mode == "RGB"
-    assert "multi_modal_data" not in engines.vllm_prompt(engines.Request([1], 7, 5))
+def test_vllm_requests_carry_each_decoded_image_once() -> None:
+    first, second = (_image(p) for p in sorted(need(MATHVISION.parent / "images").glob("*.jpg"))[:2])
+    requests = [engines.Request([1, 2, 3], seed, 5, image) for seed, image in enumerate([first, first, second])]
+    prompts = engines.vllm_prompts([*requests, engines.Request([1], 7, 5)])
+    assert prompts[0]["prompt_token_ids"] == [1, 2, 3] and prompts[0]["multi_modal_data"]["image"].mode == "RGB"
+    pictures = [p["multi_modal_data"]["image"] for p in prompts[:3]]
+    assert pictures[0] is pictures[1] and pictures[0] is not pictures[2]  # a problem's n requests share one
+    assert pictures[2].size == images.decode(second).size
+    assert "multi_modal_data" not in prompts[3]
 
 
 def test_paper_config_fig4_has_its_visual_panels(paper: dict) -> None:

@@ -182,7 +182,7 @@ class VllmEngine:
         running when the caller stops early are aborted.
         """
         params = [sampling_params(req, temperature=temperature, top_p=top_p, stop=stop) for req in requests]
-        prompts = [vllm_prompt(req) for req in requests]
+        prompts = vllm_prompts(requests)
         queued = self._llm.enqueue(prompts, params, use_tqdm=False)
         # enqueue returns the engine's internal ids ("<n>-<random suffix>"); outputs carry "<n>".
         position = {request_id.partition("-")[0]: i for i, request_id in enumerate(queued)}
@@ -209,12 +209,20 @@ def _image_tokens(processor: ImageProcessor | None, image: bytes) -> int:
     return processor.tokens(decode(image))
 
 
-def vllm_prompt(request: Request) -> dict[str, Any]:
-    """vLLM's input for one request: token ids, and the decoded image for its placeholder."""
-    prompt: dict[str, Any] = {"prompt_token_ids": request.prompt_token_ids}
-    if request.image is not None:
-        prompt["multi_modal_data"] = {"image": decode(request.image)}
-    return prompt
+def vllm_prompts(requests: Sequence[Request]) -> list[dict[str, Any]]:
+    """vLLM's inputs: token ids, and the decoded image for the placeholder. Each distinct image
+    is decoded once and shared by its problem's n requests (all are queued at once: n decoded
+    copies per problem would hold n times the shard's pictures in memory)."""
+    decoded: dict[bytes, Any] = {}
+    prompts = []
+    for request in requests:
+        prompt: dict[str, Any] = {"prompt_token_ids": request.prompt_token_ids}
+        if request.image is not None:
+            if request.image not in decoded:
+                decoded[request.image] = decode(request.image)
+            prompt["multi_modal_data"] = {"image": decoded[request.image]}
+        prompts.append(prompt)
+    return prompts
 
 
 _DTYPES = ("bfloat16", "float16", "float32")
@@ -252,6 +260,7 @@ class TransformersEngine:
         self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
         self.images = ImageProcessor(model, revision, image_pixels) if visual else None
         self.image_token_id: int | None = getattr(config, "image_token_id", None)
+        self._last_image: tuple[bytes, dict[str, Any]] | None = None
         self.max_model_len: int = max_model_len or config.get_text_config().max_position_embeddings
         eos = self._model.generation_config.eos_token_id
         self._eos = [eos] if isinstance(eos, int) else list(eos or [])
@@ -262,6 +271,12 @@ class TransformersEngine:
     def image_tokens(self, image: bytes) -> int:
         return _image_tokens(self.images, image)
 
+    def _pixels(self, image: bytes) -> dict[str, Any]:
+        """The processed image, kept while the same problem's requests follow one another."""
+        if self._last_image is None or self._last_image[0] != image:
+            self._last_image = (image, self.images.inputs(decode(image)))
+        return self._last_image[1]
+
     def _inputs(self, request: Request) -> dict[str, Any]:
         """Model inputs of one request; the image placeholder expanded as the processor does."""
         import torch
@@ -270,7 +285,7 @@ class TransformersEngine:
         if request.image is not None:
             if self.images is None or ids.count(self.image_token_id) != 1:
                 raise ValueError("an image request needs a visual model and exactly one image placeholder")
-            pixels = self.images.inputs(decode(request.image))
+            pixels = self._pixels(request.image)
             at = ids.index(self.image_token_id)
             ids[at : at + 1] = [self.image_token_id] * self.images.placeholders(pixels)
             extra = {key: value.to(self.device) for key, value in pixels.items()}
